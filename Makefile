@@ -1,0 +1,63 @@
+# homodyne: `make run` (set up if needed, run the demo) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NLSQ := nlsq==0.7.6
+RESULTS ?= results
+
+# A Python >= 3.12: $$PYTHON if set, else python3.13 / python3.12 / python3 that actually run,
+# else the newest pyenv version; otherwise stop with a clear message.
+define FIND_PYTHON
+ok() { "$$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; }; \
+if [ -n "$${PYTHON:-}" ]; then \
+  ok "$$PYTHON" || { echo "PYTHON=$$PYTHON is not a working Python >= 3.12" >&2; exit 1; }; \
+  echo "$$PYTHON"; exit 0; \
+fi; \
+for c in python3.13 python3.12 python3; do \
+  if ok "$$c"; then command -v "$$c"; exit 0; fi; \
+done; \
+root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
+for c in $$(ls -d "$$root"/versions/3.* 2>/dev/null | sort -rV); do \
+  if ok "$$c/bin/python3"; then echo "$$c/bin/python3"; exit 0; fi; \
+done; \
+echo "No Python >= 3.12 found (tried \$$PYTHON, python3.13, python3.12, python3, pyenv versions)." >&2; \
+echo "Install one (e.g. 'pyenv install 3.12') or run 'make setup PYTHON=/path/to/python3.12'." >&2; \
+exit 1
+endef
+export FIND_PYTHON
+
+.PHONY: help setup run test lint clean
+help:
+	@echo "make run    set up .venv if needed, then run the demo analysis"
+	@echo "make test   set up .venv if needed, then run the test suite"
+	@echo "make lint   ruff check"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.txt
+	@set -e; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  rm -rf $(VENV); \
+	  interp=$$(bash -c "$$FIND_PYTHON"); \
+	  echo "Creating $(VENV) with $$interp ($$($$interp --version))"; \
+	  "$$interp" -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps $(NLSQ)
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m homodyne.cli demo --output $(RESULTS)/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check homodyne tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

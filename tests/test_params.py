@@ -1,0 +1,52 @@
+import dataclasses
+
+import pytest
+
+from homodyne import params
+
+
+def test_modes_have_spec_order():
+    assert params.names("static") == ("D0", "alpha", "D_offset")
+    assert params.names("laminar_flow") == (
+        "D0", "alpha", "D_offset", "gamma_dot_t0", "beta", "gamma_dot_t_offset", "phi0",
+    )
+    assert params.names("heterodyne") == (
+        "D0_ref", "alpha_ref", "D_offset_ref", "D0_sample", "alpha_sample", "D_offset_sample",
+        "v0", "beta", "v_offset", "f0", "f1", "f2", "f3", "phi0",
+    )
+
+
+@pytest.mark.parametrize("alias", ["static_isotropic", "static_anisotropic"])
+def test_aliases_map_to_static(alias):
+    assert params.canonical_mode(alias) == "static"
+    assert params.names(alias) == params.names("static")
+
+
+def test_unknown_mode_names_the_choices():
+    with pytest.raises(ValueError, match="unknown mode 'laminar'.*laminar_flow"):
+        params.canonical_mode("laminar")
+
+
+@pytest.mark.parametrize("mode", ["static", "laminar_flow", "heterodyne"])
+def test_defaults_inside_bounds_and_documented(mode):
+    for p in params.parameters(mode):
+        assert p.lower <= p.default <= p.upper, p.name
+        assert p.unit and p.meaning
+
+
+def test_spec_values():
+    lam = {p.name: p for p in params.parameters("laminar_flow")}
+    assert (lam["D0"].default, lam["D0"].lower, lam["D0"].upper) == (1e3, 1e2, 1e5)
+    assert (lam["gamma_dot_t0"].lower, lam["gamma_dot_t0"].upper) == (1e-6, 0.5)
+    het = {p.name: p for p in params.parameters("heterodyne")}
+    assert (het["v0"].default, het["v0"].lower, het["v0"].upper) == (1e3, 1e-6, 1e4)
+    assert (het["v_offset"].lower, het["v_offset"].upper) == (-100.0, 100.0)
+    assert params.bounds("static") == ((1e2, -2.0, -1e5), (1e5, 2.0, 1e5))
+
+
+def test_registry_is_immutable():
+    with pytest.raises(TypeError):
+        params.MODES["new"] = ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.parameters("static")[0].default = 5.0
+    assert isinstance(params.parameters("static"), tuple)
