@@ -39,7 +39,9 @@ _HOMODYNE_SHEAR = (
 
 def _transport(suffix: str, what: str) -> tuple[Parameter, ...]:
     return (
-        Parameter(f"D0_{suffix}", 1.0e4, 1.0e2, 1.0e6, "Å²/s^(1+alpha)", f"{what} transport prefactor"),
+        Parameter(
+            f"D0_{suffix}", 1.0e4, 1.0e2, 1.0e6, "Å²/s^(1+alpha)", f"{what} transport prefactor"
+        ),
         Parameter(f"alpha_{suffix}", 0.0, -2.0, 2.0, "-", f"{what} transport exponent"),
         Parameter(f"D_offset_{suffix}", 0.0, -1.0e5, 1.0e5, "Å²/s", f"{what} transport offset"),
     )

@@ -23,7 +23,7 @@ def test_aliases_map_to_static(alias):
 
 
 def test_unknown_mode_names_the_choices():
-    with pytest.raises(ValueError, match="unknown mode 'laminar'.*laminar_flow"):
+    with pytest.raises(ValueError, match=r"unknown mode 'laminar'.*laminar_flow"):
         params.canonical_mode("laminar")
 
 

@@ -24,7 +24,7 @@ def clamp(x, lo, hi):
 
 
 def cumulative_trapezoid(f):
-    """Cumulative trapezoid with unit spacing: ``c[0] = 0``, ``c[k] = sum_{m<k} (f[m]+f[m+1])/2``."""
+    """Cumulative trapezoid, unit spacing: ``c[0] = 0``, ``c[k] = sum_{m<k} (f[m]+f[m+1])/2``."""
     steps = 0.5 * (f[:-1] + f[1:])
     return jnp.concatenate([jnp.zeros((1,), f.dtype), jnp.cumsum(steps)])
 
