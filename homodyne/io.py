@@ -2,11 +2,13 @@
 
 A file is written under a temporary name in its destination directory and renamed into
 place only when complete, so an interrupted job never leaves a file that looks finished.
-JSON is written NaN-safe: non-finite floats become ``null``.
+JSON is written NaN-safe: non-finite floats become ``null``.  ``sha256_file`` hashes an
+input file for provenance.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -72,3 +74,15 @@ def write_npz(path: str | os.PathLike, **arrays) -> Path:
             np.savez(fh, **arrays)
 
     return write_atomic(path, write)
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks so large inputs need little memory.
+
+    Provenance records it so a result can be traced to the exact input file it came from.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

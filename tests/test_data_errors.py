@@ -1,0 +1,180 @@
+"""Every failure of ``load`` (SPEC §5): right exception family, a message naming the file, the
+dataset or key at fault and what to do."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from homodyne.data import load
+from homodyne.data.writers import write_aps_u, write_legacy
+from homodyne.errors import ConfigError, DataFormatError, DataQualityError
+
+F = 12
+PHI = [0.0, 45.0, 90.0]
+
+
+def matrix(value: float = 1.0) -> np.ndarray:
+    i = np.arange(F)
+    return value + 0.1 * np.exp(-np.abs(i[:, None] - i[None, :]) / 3.0)
+
+
+@pytest.fixture
+def aps_u(tmp_path):
+    """A valid APS-U file: rings 0.004 and 0.006, three angles each, all bins processed."""
+    path = tmp_path / "aps_u.h5"
+    write_aps_u(path, q_values=[0.004, 0.006], phi_values=PHI, bins=np.arange(1, 7),
+                matrices=[matrix(b) for b in range(1, 7)])
+    return path
+
+
+@pytest.fixture
+def legacy(tmp_path):
+    path = tmp_path / "legacy.h5"
+    write_legacy(path, q_per_bin=[0.005] * 3, phi_per_bin=PHI, matrices=[matrix()] * 3)
+    return path
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.h5"
+    with pytest.raises(DataFormatError, match="no such file") as err:
+        load(path, q=0.005, dt=0.1)
+    assert str(path) in str(err.value)
+
+
+def test_not_hdf5(tmp_path):
+    path = tmp_path / "text.h5"
+    path.write_text("not hdf5\n")
+    with pytest.raises(DataFormatError, match="not an HDF5 file") as err:
+        load(path, q=0.005, dt=0.1)
+    assert str(path) in str(err.value) and "APS-U or legacy" in str(err.value)
+
+
+def test_unknown_layout_lists_groups(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as fh:
+        fh["entry/data/frames"] = np.zeros(3)
+        fh.create_group("entry/instrument")
+    with pytest.raises(DataFormatError, match="unknown HDF5 layout") as err:
+        load(path, q=0.005, dt=0.1)
+    message = str(err.value)
+    for expected in (str(path), "/entry/data", "/entry/instrument", "exchange/C2T_all",
+                     "xpcs/twotime/processed_bins", "import-matrix"):
+        assert expected in message
+
+
+def test_partial_layout_names_what_is_missing(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        del fh["xpcs/twotime/processed_bins"]
+    with pytest.raises(DataFormatError, match="looks like the aps-u layout") as err:
+        load(aps_u, q=0.004, dt=0.1)
+    assert "xpcs/twotime/processed_bins" in str(err.value) and str(aps_u) in str(err.value)
+
+
+def test_aps_u_bin_count_differs_from_matrix_count(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        del fh["xpcs/twotime/correlation_map/c2_00006"]
+    with pytest.raises(DataFormatError, match="lists 6 processed bins") as err:
+        load(aps_u, q=0.004, dt=0.1)
+    assert "xpcs/twotime/correlation_map holds 5 matrices" in str(err.value)
+
+
+def test_legacy_bin_count_differs_from_matrix_count(legacy):
+    with h5py.File(legacy, "a") as fh:
+        fh["exchange/C2T_all/extra"] = matrix()
+    with pytest.raises(DataFormatError, match="xpcs/dqlist lists 3 bins") as err:
+        load(legacy, q=0.005, dt=0.1)
+    assert "exchange/C2T_all holds 4 matrices" in str(err.value)
+
+
+def test_processed_bin_out_of_range(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        fh["xpcs/twotime/processed_bins"][5] = 7
+    with pytest.raises(DataFormatError, match=r"not 1-based bin numbers in 1\.\.6"):
+        load(aps_u, q=0.004, dt=0.1)
+
+
+def test_non_square_matrix(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        del fh["xpcs/twotime/correlation_map/c2_00002"]
+        fh["xpcs/twotime/correlation_map/c2_00002"] = np.ones((F, F - 1))
+    with pytest.raises(DataFormatError, match="not a square") as err:
+        load(aps_u, q=0.004, dt=0.1)
+    assert f"correlation_map/c2_00002 has shape ({F}, {F - 1})" in str(err.value)
+
+
+def test_mismatched_matrix_shapes(legacy):
+    with h5py.File(legacy, "a") as fh:
+        del fh["exchange/C2T_all/c2_00003"]
+        fh["exchange/C2T_all/c2_00003"] = np.ones((F + 2, F + 2))
+    with pytest.raises(DataFormatError, match="matrices of different shapes") as err:
+        load(legacy, q=0.005, dt=0.1)
+    assert f"C2T_all/c2_00003 ({F + 2}, {F + 2})" in str(err.value)
+
+
+def test_nonfinite_values_report_bins_and_counts(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        fh["xpcs/twotime/correlation_map/c2_00005"][2, 3] = np.nan
+        fh["xpcs/twotime/correlation_map/c2_00005"][3, 2] = np.inf
+        fh["xpcs/twotime/correlation_map/c2_00001"][0, 0] = np.nan  # other ring: ignored
+    with pytest.raises(DataQualityError, match="2 non-finite") as err:
+        load(aps_u, q=0.006, dt=0.1)
+    message = str(err.value)
+    assert "bin 5 (phi 45): 2" in message and "bin 4" not in message
+    assert "mask_nonfinite=True" in message and str(aps_u) in message
+
+
+def test_mask_nonfinite_fails_when_too_few_frames_remain(aps_u):
+    with h5py.File(aps_u, "a") as fh:
+        data = fh["xpcs/twotime/correlation_map/c2_00004"]
+        for k in (3, 7):
+            data[k, :] = np.nan
+            data[:, k] = np.nan
+    with pytest.raises(DataQualityError, match="only 4 consecutive finite frames"):
+        load(aps_u, q=0.006, dt=0.1, mask_nonfinite=True)
+
+
+def test_q_farther_than_tolerance(aps_u):
+    with pytest.raises(DataQualityError, match="within 10%") as err:
+        load(aps_u, q=0.0075, dt=0.1)
+    message = str(err.value)
+    assert "available q: 0.004, 0.006" in message and "q_tolerance" in message
+    assert load(aps_u, q=0.0075, dt=0.1, q_tolerance=0.3).q == 0.006
+
+
+@pytest.mark.parametrize("frames", [(0, 10), (3, F + 1), (5, 8), (10, 4)])
+def test_frame_window_outside_data(aps_u, frames):
+    with pytest.raises(DataQualityError, match=rf"frames 1\.\.{F}") as err:
+        load(aps_u, q=0.004, dt=0.1, frames=frames)
+    assert str(frames) in str(err.value) and "at least 5 frames" in str(err.value)
+
+
+@pytest.mark.parametrize("frames", [(1,), (1.5, 9), "all"])
+def test_malformed_frames(aps_u, frames):
+    with pytest.raises(ConfigError, match="frames must be"):
+        load(aps_u, q=0.004, dt=0.1, frames=frames)
+
+
+def test_no_angle_left(aps_u):
+    with pytest.raises(DataQualityError, match="no angle") as err:
+        load(aps_u, q=0.004, dt=0.1, phi_ranges=[[100, 170]])
+    assert "angles present: 0, 45, 90" in str(err.value)
+
+
+def test_malformed_phi_ranges(aps_u):
+    with pytest.raises(ConfigError, match="phi_ranges"):
+        load(aps_u, q=0.004, dt=0.1, phi_ranges=[[0, 10, 20]])
+
+
+@pytest.mark.parametrize("dt", [0.0, -0.1, float("nan"), "fast"])
+def test_dt_must_be_positive(aps_u, dt):
+    with pytest.raises(ConfigError, match="dt must be"):
+        load(aps_u, q=0.004, dt=dt)
+
+
+def test_q_and_tolerance_must_be_valid(aps_u):
+    with pytest.raises(ConfigError, match="q must be"):
+        load(aps_u, q=-0.004, dt=0.1)
+    with pytest.raises(ConfigError, match="q_tolerance"):
+        load(aps_u, q=0.004, dt=0.1, q_tolerance=-1)
