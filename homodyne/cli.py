@@ -36,6 +36,101 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_params(items: list[str]) -> dict[str, float]:
+    """``["D0=1e4", "alpha=0.5"]`` -> ``{"D0": 1e4, "alpha": 0.5}``; ConfigError if malformed."""
+    from homodyne.errors import ConfigError
+
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name.strip() or number is None:
+            raise ConfigError(f"--param expects NAME=VALUE with a number, got {item!r}")
+        values[name.strip()] = number
+    return values
+
+
+def _one_or_many(values: list[float]) -> float | list[float]:
+    return values[0] if len(values) == 1 else values
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    """Write a synthetic APS file and its ``<stem>.truth.json``."""
+    from homodyne.data import simulate
+    from homodyne.data.simulate import truth_path
+
+    out = simulate(
+        args.out, mode=args.mode, params=_parse_params(args.param), phi=args.phi,
+        n_frames=args.frames, dt=args.dt, q=args.q, L=args.L,
+        contrast=_one_or_many(args.contrast), offset=_one_or_many(args.offset),
+        noise=args.noise, seed=args.seed, layout=args.layout, half=args.half,
+    )
+    print(f"{args.mode}: {len(args.phi)} angles x {args.frames} frames -> {out} "
+          f"(truth: {truth_path(out)})")
+    return 0
+
+
+def _cmd_import_matrix(args: argparse.Namespace) -> int:
+    """Turn bare ``.npy`` matrices (one per angle) into an APS-U file."""
+    from homodyne.data import import_matrices
+
+    out = import_matrices(args.matrices, q=args.q, dt=args.dt, phi=args.phi, out=args.out,
+                          triangle=args.triangle, add_baseline=args.add_baseline)
+    print(f"{len(args.matrices)} matrices at q = {args.q:g} 1/Å -> {out}")
+    return 0
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="write a synthetic APS HDF5 file with a known truth",
+        description="Evaluate the model on t = dt*(0..frames-1), add Gaussian noise of sd "
+        "--noise on the upper triangle (mirrored), write it in an APS layout and the truth "
+        "beside it as <stem>.truth.json. The same seed gives the same bytes.")
+    p.add_argument("--mode", required=True, help="static, laminar_flow or heterodyne")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one model parameter (repeat); others take registry defaults")
+    p.add_argument("--phi", type=float, nargs="+", required=True, help="angles in degrees")
+    p.add_argument("--frames", type=int, required=True, help="frames per matrix")
+    p.add_argument("--dt", type=float, required=True, help="frame time (s)")
+    p.add_argument("--q", type=float, required=True, help="wavevector (1/Å)")
+    p.add_argument("--L", type=float, default=2.0e6, help="stator-rotor gap (Å)")
+    p.add_argument("--contrast", type=float, nargs="+", default=[0.3],
+                   help="one value or one per angle")
+    p.add_argument("--offset", type=float, nargs="+", default=[1.0],
+                   help="one value or one per angle")
+    p.add_argument("--noise", type=float, default=0.01, help="noise sd per element")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--layout", choices=["aps-u", "legacy"], default="aps-u")
+    p.add_argument("--half", choices=["upper", "lower"], default=None,
+                   help="store only this triangle (zeros elsewhere), as some exports do")
+    p.add_argument("--out", required=True, help="output .h5 file")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _add_import_matrix(sub) -> None:
+    p = sub.add_parser(
+        "import-matrix", help="turn bare .npy two-time matrices into an APS-U file",
+        description="Write measured c2 matrices (one .npy per angle, all (F, F)) as an APS-U "
+        "HDF5 file that `load` reads. A matrix whose two triangles disagree is refused unless "
+        "--triangle picks one to mirror; matrices stored as c2 - 1 need --add-baseline 1.0.")
+    p.add_argument("matrices", nargs="+", metavar="MATRIX.npy", help="one matrix per angle")
+    p.add_argument("--q", type=float, required=True, help="wavevector of the matrices (1/Å)")
+    p.add_argument("--dt", type=float, required=True,
+                   help="frame time (s); stored for information, `load` takes dt from config")
+    p.add_argument("--phi", type=float, nargs="+", default=None,
+                   help="angle of each matrix in degrees (default 0 for a single matrix)")
+    p.add_argument("--triangle", choices=["upper", "lower"], default=None,
+                   help="keep only this triangle (with the diagonal) and mirror it; needed "
+                   "when the triangles disagree")
+    p.add_argument("--add-baseline", type=float, default=0.0, metavar="VALUE",
+                   help="add VALUE to every element, e.g. 1.0 for matrices stored as c2 - 1")
+    p.add_argument("--out", required=True, help="output .h5 file")
+    p.set_defaults(func=_cmd_import_matrix)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="evaluate the model on the built-in demo grid")
     demo.add_argument("--output", default="results/demo", help="output folder")
     demo.set_defaults(func=_cmd_demo)
+    _add_simulate(sub)
+    _add_import_matrix(sub)
     return parser
 
 
