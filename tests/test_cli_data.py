@@ -96,7 +96,7 @@ def test_import_matrix_bad_input(tmp_path, capsys, shared_dir):
         ([tmp_path / "text.npy"], "not a NumPy .npy array", "text.npy"),
         ([yolk, tmp_path / "small.npy", "--phi", "0", "90", "--triangle", "lower"],
          "different shapes", "small.npy (6, 6)"),
-        ([yolk, tmp_path / "small.npy", "--phi", "0"], "one finite angle per matrix", "(2)"),
+        ([yolk, tmp_path / "small.npy", "--phi", "0"], "one angle per matrix", "(2)"),
     ]
     before = sorted(tmp_path.iterdir())
     for args, message, detail in cases:

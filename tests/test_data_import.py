@@ -86,7 +86,8 @@ def test_several_angles_from_arrays(tmp_path):
     ("matrices", "kwargs", "error", "match"),
     [
         ([np.eye(5), np.eye(5)], {}, ConfigError, "need one angle each"),
-        ([np.eye(5)], {"phi": [0, 1]}, ConfigError, "one finite angle per matrix"),
+        ([np.eye(5)], {"phi": [0, 1]}, ConfigError, "one angle per matrix"),
+        ([np.eye(5)], {"phi": ["north"]}, ConfigError, "angles in degrees"),
         ([np.eye(5)], {"triangle": "both"}, ConfigError, "triangle must be"),
         ([np.eye(5)], {"add_baseline": float("inf")}, ConfigError, "add_baseline"),
         ([np.eye(5)], {"dt": 0}, ConfigError, "dt must be"),

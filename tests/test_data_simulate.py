@@ -107,6 +107,7 @@ def test_same_seed_same_bytes(tmp_path):
         ({"params": [1.0, 2.0]}, "takes 3 parameters"),
         ({"params": {"D0": float("nan")}}, "finite"),
         ({"phi": [0.0, np.inf]}, "phi must be"),
+        ({"phi": [[0.0], [1.0]]}, "phi must be"),
         ({"n_frames": 4}, "n_frames must be an integer >= 5"),
         ({"n_frames": 10.5}, "n_frames"),
         ({"dt": 0.0}, "dt must be"),

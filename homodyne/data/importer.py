@@ -11,13 +11,14 @@ file is exactly symmetric.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
 from homodyne import __version__
-from homodyne.data.loader import positive
+from homodyne.data.checks import angles, positive
 from homodyne.data.preprocess import full_matrix
 from homodyne.data.writers import write_aps_u
 from homodyne.errors import ConfigError, DataFormatError, DataQualityError
@@ -105,14 +106,14 @@ def import_matrices(matrices, *, q: float, dt: float, phi=None, out: str | os.Pa
     q, dt = positive("q", q), positive("dt", dt)
     if triangle not in (None, *TRIANGLES):
         raise ConfigError(f"triangle must be 'upper' or 'lower', got {triangle!r}")
-    if not (isinstance(add_baseline, int | float) and np.isfinite(add_baseline)):
+    if not (isinstance(add_baseline, numbers.Real) and np.isfinite(add_baseline)):
         raise ConfigError(f"add_baseline must be a finite number, got {add_baseline!r}")
     items = _as_list(matrices)
     if phi is None and len(items) > 1:
         raise ConfigError(f"{len(items)} matrices need one angle each (phi / --phi)")
-    phi = np.atleast_1d(np.asarray(0.0 if phi is None else phi, dtype=np.float64))
-    if phi.ndim != 1 or phi.size != len(items) or not np.isfinite(phi).all():
-        raise ConfigError(f"phi must hold one finite angle per matrix ({len(items)}), got {phi}")
+    phi = angles(0.0 if phi is None else phi)
+    if phi.size != len(items):
+        raise ConfigError(f"phi must hold one angle per matrix ({len(items)}), got {phi}")
     stack = [_prepared(label, m, triangle) for label, m in items]
     shapes = {m.shape for m in stack}
     if len(shapes) > 1:

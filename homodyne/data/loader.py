@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import math
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
 from homodyne.data import preprocess
+from homodyne.data.checks import positive
 from homodyne.data.container import Provenance, XPCSData
 from homodyne.data.noise import estimate_sigma
 from homodyne.data.readers import open_hdf5, read_table, read_window
@@ -19,17 +20,6 @@ from homodyne.io import sha256_file
 log = logging.getLogger(__name__)
 
 _EXPECTED = "an APS-U or legacy APS HDF5 file (SPEC §5)"
-
-
-def positive(name: str, value) -> float:
-    """``value`` as a finite float > 0, else ``ConfigError`` naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number > 0, got {value!r}") from exc
-    if not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
 
 
 def _nonfinite_message(source: str, c2: np.ndarray, bins, phi, window) -> str:
@@ -100,8 +90,8 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
         DataQualityError: q too far, frame window outside the data, no angle left, NaN/Inf.
     """
     q, dt = positive("q", q), positive("dt", dt)
-    if not q_tolerance >= 0:
-        raise ConfigError(f"q_tolerance must be >= 0, got {q_tolerance!r}")
+    if not (isinstance(q_tolerance, numbers.Real) and q_tolerance >= 0):
+        raise ConfigError(f"q_tolerance must be a number >= 0, got {q_tolerance!r}")
     path = Path(path)
     source = str(path)
     with open_hdf5(path, _EXPECTED) as fh:

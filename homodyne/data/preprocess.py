@@ -18,6 +18,8 @@ Q_SAME = 1e-6
 """Relative difference below which two bins' q count as the same ring: one ring's q written
 as float32 by one program and float64 by another differ by ~6e-8."""
 
+_LISTED_Q = 40
+
 ANGLE_TOL = 1e-6
 """Degrees of slack at the edges of an angle range, so angles stored as float32 (45.000002)
 are not lost to a range written as 45."""
@@ -45,7 +47,9 @@ def select_q(q_bins: np.ndarray, q: float, tolerance: float, source: str):
         DataQualityError: the nearest q is farther than ``tolerance`` from ``q``.
     """
     finite = np.isfinite(q_bins)
-    available = ", ".join(f"{v:.6g}" for v in np.unique(q_bins[finite])[:40])
+    rings = np.unique(q_bins[finite])
+    available = ", ".join(f"{v:.6g}" for v in rings[:_LISTED_Q])
+    available += f" and {rings.size - _LISTED_Q} more" if rings.size > _LISTED_Q else ""
     if not finite.any():
         raise DataQualityError(f"{source}: no bin has a finite q; the q table is unusable")
     nearest = q_bins[np.argmin(np.where(finite, np.abs(q_bins - q), np.inf))]

@@ -9,6 +9,7 @@ everything needed to compare a fit with the truth.  Same arguments and seed, sam
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from homodyne import __version__
 from homodyne import params as registry
-from homodyne.data.loader import positive
+from homodyne.data.checks import angles, count, positive
 from homodyne.data.preprocess import MIN_FRAMES
 from homodyne.data.readers import APS_U, LEGACY
 from homodyne.data.writers import write_aps_u, write_legacy
@@ -80,12 +81,6 @@ def _per_angle(name: str, value, n_phi: int) -> np.ndarray:
     return np.broadcast_to(array, (n_phi,))
 
 
-def _count(name: str, value, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-        raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
-    return int(value)
-
-
 def _symmetric_noise(rng: np.random.Generator, sd: float, shape: tuple) -> np.ndarray:
     """i.i.d. N(0, sd²) on the upper triangle (diagonal included), mirrored to the lower."""
     noise = np.triu(rng.normal(0.0, sd, size=shape))
@@ -119,13 +114,11 @@ def simulate(path: str | os.PathLike, *, mode: str, params=None, phi, n_frames: 
         ConfigError: any invalid argument; nothing is written then.
     """
     mode, theta = parameter_vector(mode, params)
-    phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
-    if phi.ndim != 1 or not np.isfinite(phi).all():
-        raise ConfigError(f"phi must be finite angles in degrees, got {phi.tolist()}")
-    n_frames = _count("n_frames", n_frames, MIN_FRAMES)
-    seed = _count("seed", seed, 0)
+    phi = angles(phi)
+    n_frames = count("n_frames", n_frames, MIN_FRAMES)
+    seed = count("seed", seed, 0)
     dt, q, L = positive("dt", dt), positive("q", q), positive("L", L)
-    if not (isinstance(noise, int | float) and 0 <= noise < np.inf):
+    if not (isinstance(noise, numbers.Real) and 0 <= noise < np.inf):
         raise ConfigError(f"noise must be a finite sd >= 0, got {noise!r}")
     if layout not in (APS_U, LEGACY):
         raise ConfigError(f"layout must be {APS_U!r} or {LEGACY!r}, got {layout!r}")

@@ -27,7 +27,7 @@ def _new_group(parent: h5py.Group, name: str, *, track_order: bool = False) -> h
     return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
 
 
-def require_group(root: h5py.Group, path: str, *, track_order: bool = False) -> h5py.Group:
+def _require_group(root: h5py.Group, path: str, *, track_order: bool = False) -> h5py.Group:
     """Return group ``path`` under ``root``, creating missing levels without timestamps.
 
     ``track_order`` applies to the last level only (the one holding the matrices).
@@ -48,7 +48,7 @@ def put(group: h5py.Group, name: str, data) -> h5py.Dataset:
 
 
 def _put_matrices(fh: h5py.File, group_path: str, matrices, *, track_order: bool) -> None:
-    group = require_group(fh, group_path, track_order=track_order)
+    group = _require_group(fh, group_path, track_order=track_order)
     for k, matrix in enumerate(matrices, start=1):
         put(group, f"c2_{k:05d}", np.asarray(matrix))
 
@@ -79,7 +79,7 @@ def write_aps_u(path: str | os.PathLike, *, q_values, phi_values, bins, matrices
                       ("bins", bins, np.int64))
             for role, values, dtype in tables:
                 parent, name = APS_U_PATHS[role].rsplit("/", 1)
-                put(require_group(fh, parent), name, np.asarray(values, dtype=dtype))
+                put(_require_group(fh, parent), name, np.asarray(values, dtype=dtype))
             _put_matrices(fh, APS_U_PATHS["matrices"], matrices, track_order=False)
 
     return write_atomic(path, write)
@@ -100,7 +100,7 @@ def write_legacy(path: str | os.PathLike, *, q_per_bin, phi_per_bin, matrices,
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as fh:
             _put_attrs(fh, attrs)
-            xpcs = require_group(fh, "xpcs")
+            xpcs = _require_group(fh, "xpcs")
             for role, values in (("q", q_per_bin), ("phi", phi_per_bin)):
                 name = LEGACY_PATHS[role].rsplit("/", 1)[1]
                 put(xpcs, name, np.asarray(values, dtype=np.float64).reshape(1, -1))
