@@ -23,6 +23,7 @@ from homodyne.data.preprocess import (
     normalise_angles,
     phi_mask,
 )
+from homodyne.data.readers import natural_key
 
 F = 16
 DT = 0.5
@@ -98,6 +99,14 @@ def test_aps_u_keys_sort_naturally(tmp_path, pattern):
     keys = [pattern.format(k=k) for k in bins]
     path = write_aps_u(tmp_path / "a.h5", [0.005], np.linspace(-165, 165, 12), bins, keys=keys)
     assert bins_seen(load(path, q=0.005, dt=DT).c2) == bins
+
+
+def test_natural_key_orders_digit_runs_numerically():
+    keys = ["c2_10", "c2", "c2_2", "c2_02", "c2_1b", "b", "c2_1a", "c3"]
+    assert sorted(keys, key=natural_key) == [
+        "b", "c2", "c2_1a", "c2_1b", "c2_02", "c2_2", "c2_10", "c3",
+    ]
+    assert natural_key(b"c2_00003") == natural_key("c2_00003")
 
 
 def test_aps_u_bytes_keys_float32_and_row_tables(tmp_path):

@@ -106,7 +106,7 @@ def natural_key(name: str | bytes) -> tuple:
     """Sort key comparing digit runs as integers: ``c2_2`` < ``c2_10`` == order of ``c2_00002``."""
     text = _text(name)
     parts = re.split(r"(\d+)", text)
-    return (*((int(p) if i % 2 else p) for i, p in enumerate(parts)), text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text
 
 
 def _group_names(fh: h5py.File) -> list[str]:
