@@ -8,6 +8,7 @@ traceback, and give exit status 2.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -83,6 +84,36 @@ def _cmd_import_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Analyse every configured dataset (or one) in this process."""
+    from homodyne.config import load_config
+    from homodyne.runner import run_nlsq
+
+    config = load_config(args.config)
+    datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
+    failed = []
+    for ds in datasets:
+        result = run_nlsq(ds, Path(args.output) / ds.name)
+        if not result.success:
+            failed.append(ds.name)
+    if failed:
+        print(f"homodyne: NLSQ did not converge for: {', '.join(failed)} "
+              "(results were written; see 'message' in nlsq_results.json)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="analyse the datasets of a config in this process",
+                       description="Fit every dataset of CONFIG (or --dataset NAME) and write "
+                       "DIR/<dataset>/nlsq/nlsq_results.{json,npz}.")
+    p.add_argument("config", help="analysis config (YAML)")
+    p.add_argument("--method", choices=["nlsq"], default="nlsq", help="what to run")
+    p.add_argument("--dataset", help="only this dataset")
+    p.add_argument("--output", default="results", help="output folder (default: results)")
+    p.set_defaults(func=_cmd_run)
+
+
 def _add_simulate(sub) -> None:
     p = sub.add_parser(
         "simulate", help="write a synthetic APS HDF5 file with a known truth",
@@ -133,11 +164,15 @@ def _add_import_matrix(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    level.add_argument("-v", "--verbose", action="store_true", help="debug output")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="evaluate the model on the built-in demo grid")
     demo.add_argument("--output", default="results/demo", help="output folder")
     demo.set_defaults(func=_cmd_demo)
+    _add_run(sub)
     _add_simulate(sub)
     _add_import_matrix(sub)
     return parser
@@ -145,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stdout)
     try:
         return args.func(args)
     except HomodyneError as exc:

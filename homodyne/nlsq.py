@@ -1,0 +1,465 @@
+"""NLSQ: bounded trust-region least squares of one dataset (SPEC §6).
+
+Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
+angle, evaluated with the pooled-point strategy of :mod:`homodyne.physics`.  Two ways to
+solve, picked by problem size (``nlsq.strategy: auto``):
+
+- ``full``: the ``nlsq`` package's trust-region reflective solver on the whole residual
+  vector with its JAX Jacobian.  Its dense Jacobian and SVD need about 100 bytes per point
+  and parameter, so it serves small and mid-size data.
+- ``chunked``: the same bounded trust-region problem solved by Levenberg-Marquardt steps on
+  the normal equations ``JᵀJ δ = -Jᵀr``, with ``JᵀJ`` and ``Jᵀr`` accumulated over chunks of
+  points.  Memory is O(chunk × parameters), so 23 angles × 1000 frames fit in a few GB.
+
+Both report covariance-based 1σ uncertainties from ``JᵀJ`` at the solution (accumulated in
+chunks), scaled by the reduced χ² so a misjudged noise level does not make them dishonest.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from homodyne import params as registry
+from homodyne.config import AnalysisConfig, NLSQConfig
+from homodyne.data import XPCSData
+from homodyne.errors import FitError
+from homodyne.physics import AngleScaling, angle_scaling, compute_c2, compute_c2_points
+
+log = logging.getLogger(__name__)
+
+FULL_STRATEGY_MAX_ELEMENTS = 20_000_000
+"""Largest points × free parameters solved with the dense ``full`` strategy."""
+SUBSAMPLE_ELEMENTS = 4_000_000
+"""Points × free parameters of the subsample the ``chunked`` strategy starts from."""
+CHUNK_POINTS = 65_536
+"""Points per chunk of the accumulated normal equations."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A dataset's least-squares problem in the parameter layout ``[physical, scaling]``."""
+
+    mode: str
+    names: tuple[str, ...]
+    n_physical: int
+    scaling: AngleScaling
+    start: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    free: np.ndarray
+    t: np.ndarray
+    phi: np.ndarray
+    q: float
+    dt: float
+    L: float
+    i: np.ndarray
+    j: np.ndarray
+    p: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def n_points(self) -> int:
+        return len(self.y)
+
+    def subsample(self, n: int, seed: int) -> Problem:
+        """The same problem on ``n`` points drawn without replacement (seeded)."""
+        keep = np.sort(np.random.default_rng(seed).choice(self.n_points, n, replace=False))
+        return replace(self, i=self.i[keep], j=self.j[keep], p=self.p[keep], y=self.y[keep],
+                       weight=self.weight[keep])
+
+    def full_params(self, x_free):
+        """Insert free values into the full parameter vector (JAX-traceable)."""
+        return jnp.asarray(self.start).at[np.flatnonzero(self.free)].set(x_free)
+
+    def model(self, full, i, j, p):
+        """Model c2 at points ``(i, j, p)`` for the full parameter vector."""
+        contrast, offset = self.scaling.expand(full[self.n_physical:])
+        return compute_c2_points(self.mode, full[: self.n_physical], self.t, self.phi, i, j, p,
+                                 q=self.q, dt=self.dt, L=self.L, contrast=contrast, offset=offset)
+
+    def model_matrix(self, full) -> np.ndarray:
+        """Model c2 on the full ``(n_phi, N, N)`` grid."""
+        full = jnp.asarray(full)
+        contrast, offset = self.scaling.expand(full[self.n_physical:])
+        return np.asarray(compute_c2(self.mode, full[: self.n_physical], self.t, self.phi,
+                                     q=self.q, dt=self.dt, L=self.L, contrast=contrast,
+                                     offset=offset))
+
+
+def _sigma(data: XPCSData, analysis: AnalysisConfig) -> np.ndarray:
+    if analysis.sigma is None:
+        sigma = np.asarray(data.sigma, dtype=np.float64)
+    else:
+        sigma = np.broadcast_to(np.asarray(analysis.sigma, dtype=np.float64), (data.n_phi,))
+    if not np.all(np.isfinite(sigma) & (sigma > 0)):
+        raise FitError(f"{data.provenance.source or 'dataset'}: noise estimate sigma must be "
+                       f"positive and finite per angle, got {sigma}; set analysis.sigma")
+    return sigma
+
+
+def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
+    """Assemble points, weights, start values, bounds and free mask of one dataset."""
+    mode = registry.canonical_mode(analysis.mode)
+    scaling = angle_scaling(
+        analysis.per_angle_mode, data.phi, data.c2, data.t,
+        fourier_order=analysis.fourier_order,
+        contrast_bounds=analysis.scaling_bounds("contrast"),
+        offset_bounds=analysis.scaling_bounds("offset"),
+    )
+    init, lo, hi = analysis.physical_start()
+    names = registry.names(mode) + scaling.names
+    unknown = set(analysis.fixed) - set(names)
+    if unknown:
+        raise FitError(f"analysis.fixed names {sorted(unknown)}, which are not free parameters "
+                       f"with per_angle_mode {scaling.effective!r} (parameters: {names})")
+    free = np.array([n not in analysis.fixed for n in names])
+    if not free.any():
+        raise FitError("analysis.fixed holds every parameter: nothing left to fit")
+    sigma = _sigma(data, analysis)
+    iu, ju = np.triu_indices(data.n_frames, k=1)
+    n_pairs = len(iu)
+    p = np.repeat(np.arange(data.n_phi, dtype=np.int32), n_pairs)
+    i = np.tile(iu.astype(np.int32), data.n_phi)
+    j = np.tile(ju.astype(np.int32), data.n_phi)
+    return Problem(
+        mode=mode, names=names, n_physical=len(init), scaling=scaling,
+        start=np.concatenate([init, scaling.initial]).astype(np.float64),
+        lower=np.concatenate([lo, scaling.lower]).astype(np.float64),
+        upper=np.concatenate([hi, scaling.upper]).astype(np.float64),
+        free=free, t=np.asarray(data.t, np.float64), phi=np.asarray(data.phi, np.float64),
+        q=float(data.q), dt=float(data.dt), L=float(analysis.L),
+        i=i, j=j, p=p, y=np.asarray(data.c2, np.float64)[p, i, j], weight=1.0 / sigma[p],
+    )
+
+
+# ---------------------------------------------------------------- chunked normal equations
+
+def _rho_prime(z, loss: str):
+    """Derivative of the scipy-style robust loss ``rho(z)``, ``z = (r / f_scale)²``."""
+    if loss == "soft_l1":
+        return 1.0 / jnp.sqrt(1.0 + z)
+    if loss == "huber":
+        return jnp.where(z <= 1.0, 1.0, 1.0 / jnp.sqrt(jnp.where(z <= 1.0, 1.0, z)))
+    if loss == "cauchy":
+        return 1.0 / (1.0 + z)
+    return jnp.ones_like(z)
+
+
+def _rho(z, loss: str):
+    if loss == "soft_l1":
+        return 2.0 * (jnp.sqrt(1.0 + z) - 1.0)
+    if loss == "huber":
+        return jnp.where(z <= 1.0, z, 2.0 * jnp.sqrt(jnp.where(z <= 1.0, 1.0, z)) - 1.0)
+    if loss == "cauchy":
+        return jnp.log1p(z)
+    return z
+
+
+class _Chunks:
+    """Points padded to whole chunks, with a mask that zeroes the padding."""
+
+    def __init__(self, problem: Problem, chunk: int = CHUNK_POINTS):
+        n = problem.n_points
+        chunk = min(chunk, n)
+        n_chunks = math.ceil(n / chunk)
+        pad = n_chunks * chunk - n
+
+        def shaped(a, fill=0):
+            return jnp.asarray(np.concatenate([a, np.full(pad, fill, a.dtype)]).reshape(
+                n_chunks, chunk))
+
+        self.i, self.j, self.p = shaped(problem.i), shaped(problem.j), shaped(problem.p)
+        self.y, self.weight = shaped(problem.y), shaped(problem.weight, 0.0)
+
+
+def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
+    """``x_free -> (JᵀJ, Jᵀr, cost)`` with robust-loss weights, and ``x_free -> cost``.
+
+    Both scan over chunks of points; the point arrays are passed to the jitted functions as
+    arguments (not closed over), so XLA does not copy them into the program as constants.
+    """
+    chunks = _Chunks(problem)
+    data = (chunks.i, chunks.j, chunks.p, chunks.y, chunks.weight)
+
+    def residual(x, i, j, p, y, w):
+        return (y - problem.model(problem.full_params(x), i, j, p)) * w
+
+    def chunk_cost(r, w):
+        return 0.5 * f_scale**2 * jnp.sum(jnp.where(w > 0, _rho((r / f_scale) ** 2, loss), 0.0))
+
+    def accumulate(carry, c):
+        jtj, jtr, cost, x = carry
+        r = residual(x, *c)
+        jac = jax.jacfwd(residual)(x, *c)
+        scale = _rho_prime((r / f_scale) ** 2, loss)
+        jtj = jtj + (jac * scale[:, None]).T @ jac
+        jtr = jtr + jac.T @ (scale * r)
+        return (jtj, jtr, cost + chunk_cost(r, c[4]), x), None
+
+    @jax.jit
+    def normal_equations(x, data):
+        n = x.shape[0]
+        init = (jnp.zeros((n, n)), jnp.zeros(n), jnp.zeros(()), x)
+        (jtj, jtr, cost, _), _ = jax.lax.scan(accumulate, init, data)
+        return jtj, jtr, cost
+
+    @jax.jit
+    def cost_only(x, data):
+        def body(total, c):
+            return total + chunk_cost(residual(x, *c), c[4]), None
+
+        return jax.lax.scan(body, jnp.zeros(()), data)[0]
+
+    return (lambda x: normal_equations(x, data)), (lambda x: cost_only(x, data))
+
+
+@dataclass
+class _Solution:
+    x: np.ndarray
+    cost: float
+    iterations: int
+    converged: bool
+    message: str
+
+
+def _refine_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
+    """Levenberg-Marquardt on chunk-accumulated normal equations, steps clipped to bounds.
+
+    Marquardt scaling (``λ·diag(JᵀJ)``) and Nielsen's damping update; meant to polish a
+    start that is already in the basin of the optimum.
+    """
+    normal_equations, cost_only = _make_normal_equations(problem, cfg.loss, cfg.f_scale)
+    x = np.clip(np.asarray(x0, np.float64), lower, upper)
+    jtj, jtr, cost = (np.asarray(a) for a in normal_equations(jnp.asarray(x)))
+    lam, nu = 1e-3, 2.0
+    for it in range(1, cfg.max_iterations + 1):
+        progress(it, float(cost))
+        projected = np.where((x <= lower) & (jtr > 0) | (x >= upper) & (jtr < 0), 0.0, jtr)
+        if np.max(np.abs(projected)) <= cfg.gtol * max(1.0, float(cost)):
+            return _Solution(x, float(cost), it, True, "gradient tolerance reached (gtol)")
+        diag = np.where(np.diag(jtj) > 0, np.diag(jtj), 1.0)
+        while True:
+            try:
+                step = np.linalg.solve(jtj + lam * np.diag(diag), -jtr)
+            except np.linalg.LinAlgError:
+                step = np.full_like(x, np.nan)
+            x_new = np.clip(x + step, lower, upper)
+            finite = np.all(np.isfinite(x_new))
+            new_cost = float(cost_only(jnp.asarray(x_new))) if finite else np.inf
+            delta = x_new - x
+            predicted = -(jtr @ delta) - 0.5 * delta @ jtj @ delta
+            if new_cost < cost and predicted > 0:
+                rho = (cost - new_cost) / predicted
+                lam, nu = lam * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), 2.0
+                break
+            lam, nu = lam * nu, nu * 2.0
+            if lam > 1e16:
+                return _Solution(x, float(cost), it, True,
+                                 "no step reduces the cost further (converged to precision)")
+        small_step = np.all(np.abs(delta) <= cfg.xtol * (np.abs(x) + cfg.xtol))
+        reduction = (cost - new_cost) / max(cost, 1e-300)
+        x = x_new
+        jtj, jtr, cost = (np.asarray(a) for a in normal_equations(jnp.asarray(x)))
+        if reduction < cfg.ftol:
+            return _Solution(x, float(cost), it, True, "cost tolerance reached (ftol)")
+        if small_step:
+            return _Solution(x, float(cost), it, True, "step tolerance reached (xtol)")
+    return _Solution(x, float(cost), cfg.max_iterations, False,
+                     f"maximum number of iterations ({cfg.max_iterations}) reached")
+
+
+def _solve_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
+    """nlsq's trust region on a seeded random subsample, then refinement on every point.
+
+    The subsample keeps every angle and lag, so it has the landscape of the whole problem
+    at a fraction of the memory; the refinement then only has to converge locally.
+    """
+    n_sub = max(SUBSAMPLE_ELEMENTS // len(x0), 10 * len(x0))
+    if n_sub < problem.n_points:
+        log.info("  trust region on a subsample of %d of %d points", n_sub, problem.n_points)
+        coarse = _solve_full(problem.subsample(n_sub, cfg.seed), x0, lower, upper, cfg,
+                             progress)
+        x0 = coarse.x
+        log.info("  refining on all points")
+    fine = _refine_chunked(problem, x0, lower, upper, cfg, progress)
+    if n_sub < problem.n_points:
+        fine.iterations += coarse.iterations
+    return fine
+
+
+def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
+    """The nlsq package's trust-region reflective solver on the whole residual vector."""
+    from nlsq import LeastSquares
+
+    logging.getLogger("nlsq").setLevel(logging.WARNING)
+
+    def residual(x, i, j, p, y, w):
+        return (y - problem.model(problem.full_params(x), i, j, p)) * w
+
+    def callback(iteration, cost, params, info):
+        progress(iteration, float(cost))
+
+    result = LeastSquares().least_squares(
+        residual, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
+        x_scale="jac", loss=cfg.loss, f_scale=cfg.f_scale, ftol=cfg.ftol, xtol=cfg.xtol,
+        gtol=cfg.gtol, max_nfev=cfg.max_iterations, callback=callback,
+        args=tuple(jnp.asarray(a) for a in (problem.i, problem.j, problem.p, problem.y,
+                                             problem.weight)),
+    )
+    return _Solution(np.asarray(result["x"], np.float64), float(result["cost"]),
+                     int(result["nit"]), bool(result["success"]) and int(result["status"]) > 0,
+                     str(result["message"]))
+
+
+# ---------------------------------------------------------------------------- the fit
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one NLSQ fit; parameters in the layout ``[physical, scaling]``."""
+
+    mode: str
+    per_angle_mode: str
+    per_angle_effective: str
+    names: tuple[str, ...]
+    values: np.ndarray
+    uncertainties: np.ndarray
+    covariance: np.ndarray
+    free: np.ndarray
+    contrast: np.ndarray
+    offset: np.ndarray
+    chi2: float
+    reduced_chi2: float
+    dof: int
+    n_points: int
+    iterations: int
+    success: bool
+    message: str
+    strategy: str
+    loss: str
+    seconds: float
+    starts: int = 1
+    at_bounds: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def physical(self) -> dict[str, float]:
+        """Physical parameter values by name."""
+        n = len(registry.names(self.mode))
+        return dict(zip(self.names[:n], map(float, self.values[:n]), strict=True))
+
+
+def _strategy(problem: Problem, cfg: NLSQConfig) -> str:
+    if cfg.strategy != "auto":
+        return cfg.strategy
+    elements = problem.n_points * int(problem.free.sum())
+    return "full" if elements <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
+
+
+def _starts(problem: Problem, cfg: NLSQConfig) -> list[np.ndarray]:
+    """The configured start, then ``multistart`` seeded draws of the physical parameters.
+
+    Positive parameters whose bounds span more than two decades are drawn log-uniformly;
+    scaling parameters keep their data estimates.
+    """
+    free = problem.free
+    x0 = problem.start[free]
+    lo, hi = problem.lower[free], problem.upper[free]
+    physical = (np.arange(len(problem.start)) < problem.n_physical)[free]
+    rng = np.random.default_rng(cfg.seed)
+    starts = [x0]
+    for _ in range(cfg.multistart):
+        u = rng.uniform(size=len(x0))
+        logscale = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) > 100)
+        draw = np.where(logscale, lo * (hi / np.where(lo > 0, lo, 1.0)) ** u, lo + u * (hi - lo))
+        starts.append(np.where(physical, draw, x0))
+    return starts
+
+
+def _covariance(problem: Problem, x_free: np.ndarray, reduced_chi2: float) -> np.ndarray:
+    """``inv(JᵀJ) · χ²_red`` of the plain (linear-loss) residuals, in the full layout.
+
+    A pseudo-inverse would silently drop directions the data do not constrain and report a
+    small σ for parameters that are not identifiable; instead, every parameter with weight
+    in a numerically null direction of ``JᵀJ`` gets an infinite variance.
+    """
+    normal_equations, _ = _make_normal_equations(problem, "linear", 1.0)
+    jtj = np.asarray(normal_equations(jnp.asarray(x_free))[0])
+    scale = np.sqrt(np.where(np.diag(jtj) > 0, np.diag(jtj), 1.0))
+    eigval, eigvec = np.linalg.eigh(jtj / np.outer(scale, scale))
+    null = eigval <= 1e-14 * len(eigval) * max(eigval.max(), 1.0)
+    kept = eigvec[:, ~null]
+    cov_free = (kept / eigval[~null]) @ kept.T / np.outer(scale, scale) * max(reduced_chi2, 0.0)
+    unconstrained = np.any(np.abs(eigvec[:, null]) > 1e-3, axis=1)
+    cov_free[unconstrained, :] = np.nan
+    cov_free[:, unconstrained] = np.nan
+    cov_free[unconstrained, unconstrained] = np.inf
+    n = len(problem.start)
+    cov = np.zeros((n, n))
+    idx = np.flatnonzero(problem.free)
+    cov[np.ix_(idx, idx)] = cov_free
+    return cov
+
+
+def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None) -> FitResult:
+    """Fit one dataset; return values, 1σ uncertainties, χ² and convergence status.
+
+    ``success`` is true only when the solver reports convergence, the χ² is finite and the
+    free parameters moved from their start (a solver that returns its initial values is not
+    believed).  With ``multistart > 0`` the best of the starts by cost is reported.
+    """
+    cfg = cfg or NLSQConfig()
+    began = time.perf_counter()
+    problem = build_problem(data, analysis)
+    strategy = _strategy(problem, cfg)
+    solve = _solve_full if strategy == "full" else _solve_chunked
+    lo, hi = problem.lower[problem.free], problem.upper[problem.free]
+    log.info("NLSQ %s: %d points, %d free parameters, %s strategy, loss %s",
+             problem.mode, problem.n_points, int(problem.free.sum()), strategy, cfg.loss)
+    best = None
+    starts = _starts(problem, cfg)
+    for k, x0 in enumerate(starts):
+        def progress(it, cost, k=k):
+            log.info("  start %d/%d iteration %3d  cost %.6e", k + 1, len(starts), it, cost)
+
+        sol = solve(problem, x0, lo, hi, cfg, progress)
+        if np.isfinite(sol.cost) and (best is None or sol.cost < best[1].cost):
+            best = (x0, sol)
+    if best is None:
+        raise FitError("NLSQ: every start ended with a non-finite cost; check the data and "
+                       "the initial values")
+    x0, sol = best
+    values = np.asarray(problem.full_params(jnp.asarray(sol.x)))
+    residuals = (problem.y - np.asarray(problem.model(jnp.asarray(values), problem.i,
+                                                       problem.j, problem.p))) * problem.weight
+    chi2 = float(np.sum(residuals**2))
+    dof = problem.n_points - int(problem.free.sum())
+    reduced = chi2 / dof if dof > 0 else math.nan
+    moved = np.any(np.abs(sol.x - x0) > 1e-9 * (hi - lo))
+    success = sol.converged and math.isfinite(chi2) and bool(moved)
+    message = sol.message if moved else f"{sol.message}; parameters did not move from the start"
+    cov = _covariance(problem, sol.x, reduced)
+    free_idx = np.flatnonzero(problem.free)
+    at_bounds = tuple(problem.names[k] for k, v in zip(free_idx, sol.x, strict=True)
+                      if v <= problem.lower[k] or v >= problem.upper[k])
+    contrast, offset = (np.asarray(a) for a in
+                        problem.scaling.expand(values[problem.n_physical:]))
+    result = FitResult(
+        mode=problem.mode, per_angle_mode=problem.scaling.requested,
+        per_angle_effective=problem.scaling.effective, names=problem.names, values=values,
+        uncertainties=np.sqrt(np.abs(np.diag(cov))), covariance=cov,
+        free=problem.free, contrast=contrast, offset=offset, chi2=chi2, reduced_chi2=reduced,
+        dof=dof, n_points=problem.n_points, iterations=sol.iterations, success=success,
+        message=message, strategy=strategy, loss=cfg.loss,
+        seconds=time.perf_counter() - began, starts=len(starts), at_bounds=at_bounds,
+    )
+    log.info("NLSQ done: success=%s, reduced chi2 %.4f, %d iterations, %.1f s (%s)",
+             success, reduced, sol.iterations, result.seconds, message)
+    return result
