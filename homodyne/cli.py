@@ -162,6 +162,27 @@ def _add_import_matrix(sub) -> None:
     p.set_defaults(func=_cmd_import_matrix)
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    """Write every figure that applies to a results folder (see :mod:`homodyne.plots`)."""
+    from homodyne.plots import plot_results
+
+    for path in plot_results(args.results, dataset=args.dataset, svg=args.svg):
+        print(path)
+    return 0
+
+
+def _add_plot(sub) -> None:
+    p = sub.add_parser(
+        "plot", help="draw the figures of a results folder",
+        description="Write PNG figures (150 dpi) of the NLSQ and, where present, CMC results "
+        "of every dataset in RESULTS_DIR to RESULTS_DIR/<dataset>/plots/, and the parameters "
+        "across datasets to RESULTS_DIR/plots/datasets_parameters.png. Prints each file.")
+    p.add_argument("results", metavar="RESULTS_DIR", help="the --output folder of `run`")
+    p.add_argument("--dataset", metavar="NAME", help="only this dataset (no cross-dataset plot)")
+    p.add_argument("--svg", action="store_true", help="also write SVG beside each PNG")
+    p.set_defaults(func=_cmd_plot)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
     level = parser.add_mutually_exclusive_group()
@@ -175,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_simulate(sub)
     _add_import_matrix(sub)
+    _add_plot(sub)
     return parser
 
 

@@ -1,0 +1,274 @@
+"""CMC figures: traces, marginal posteriors, pair plot and per-shard posteriors.
+
+Every function takes arrays (draws as ``(chains, draws, parameters)``, names, shard
+summaries) and returns a :class:`~matplotlib.figure.Figure`, so each can be checked with
+synthetic numbers.  Plain matplotlib rather than ArviZ plotting: the figures must match the
+NLSQ ones in style, mark NLSQ values and dropped shards, and render without a plotting
+backend's global state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from homodyne.plots.figure import CHAIN_COLORS, margins, new_figure, scale_ticks, styled
+
+DROPPED_GID = "dropped-shards"
+"""``gid`` of the artist marking dropped shards, so a test or script can find it."""
+
+USED_COLOR, DROPPED_COLOR, CONSENSUS_COLOR = "tab:blue", "tab:red", "0.25"
+
+
+def _flat(draws: np.ndarray) -> np.ndarray:
+    return draws.reshape(-1, draws.shape[-1])
+
+
+def _bins(x: np.ndarray, n: int = 40) -> np.ndarray | int:
+    """Histogram bins over the finite range of ``x`` (one bin for a constant)."""
+    x = x[np.isfinite(x)]
+    if x.size == 0 or np.ptp(x) == 0:
+        return 1
+    return np.linspace(x.min(), x.max(), n + 1)
+
+
+@styled
+def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figure:
+    """Draw-by-draw trace (left) and per-chain histogram (right) of every parameter.
+
+    Chains that disagree, drift or stick show up as separated colours; one colour per chain
+    (legend on top).
+
+    Args:
+        draws: shape ``(chains, draws, parameters)``.
+        names: one per parameter.
+        title: figure title (dataset, mode, q).
+    """
+    n_chains, n_draws, n_par = draws.shape
+    row, width = 1.1, 7.5
+    height = 0.5 + n_par * row + 0.85
+    fig = new_figure(width, height)
+    fig.subplots_adjust(**margins(width, height, left=0.75, right=0.25, bottom=0.5, top=0.85),
+                        hspace=0.45, wspace=0.08)
+    axes = fig.subplots(n_par, 2, squeeze=False, sharey="row",
+                        gridspec_kw={"width_ratios": (3, 1)})
+    steps = np.arange(n_draws)
+    for k, name in enumerate(names):
+        bins = _bins(draws[..., k].ravel())
+        for c in range(n_chains):
+            color = CHAIN_COLORS[c % len(CHAIN_COLORS)]
+            axes[k, 0].plot(steps, draws[c, :, k], color=color, lw=0.5, alpha=0.8,
+                            label=f"chain {c}")
+            axes[k, 1].hist(draws[c, :, k], bins=bins, orientation="horizontal",
+                            histtype="step", color=color, density=True)
+        axes[k, 0].set_xlim(0, max(1, n_draws - 1))
+        axes[k, 0].set_title(scale_ticks(axes[k, 0], "y", name), loc="left", pad=3)
+        axes[k, 1].tick_params(labelleft=False, labelbottom=False)
+        if k < n_par - 1:
+            axes[k, 0].tick_params(labelbottom=False)
+    axes[-1, 0].set_xlabel("draw")
+    axes[-1, 1].set_xlabel("density per chain")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncols=min(n_chains, 8), frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    fig.suptitle(f"{title} · {n_chains} chains × {n_draws} draws", y=1 - 0.08 / height,
+                 va="top")
+    return fig
+
+
+@styled
+def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
+                     reference: Mapping[str, tuple[float, float]] | None = None,
+                     max_cols: int = 4) -> Figure:
+    """Histogram of each parameter's posterior with the NLSQ value and its ±1σ band.
+
+    The x range covers the posterior and the NLSQ value, so a disagreement between the two
+    methods is always in view.
+
+    Args:
+        draws: shape ``(chains, draws, parameters)``; chains are pooled.
+        names: one per parameter.
+        title: figure title.
+        reference: NLSQ ``{name: (value, sd)}``; parameters without one are shown alone, a
+            non-finite sd draws no band.
+        max_cols: panels per row at most.
+    """
+    reference = reference or {}
+    flat = _flat(draws)
+    n_par = len(names)
+    cols = min(n_par, max_cols)
+    rows = math.ceil(n_par / cols)
+    pw, ph, gap_x, gap_y = 2.3, 1.7, 0.35, 0.75
+    width = 0.3 + cols * pw + (cols - 1) * gap_x + 0.3
+    height = 0.55 + rows * ph + (rows - 1) * gap_y + 0.85
+    fig = new_figure(width, height)
+    fig.subplots_adjust(**margins(width, height, left=0.3, right=0.3, bottom=0.55, top=0.85),
+                        wspace=gap_x / pw, hspace=gap_y / ph)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= n_par:
+            ax.set_visible(False)
+            continue
+        x = flat[:, k]
+        ax.hist(x, bins=_bins(x), density=True, color=USED_COLOR, alpha=0.6)
+        lo, hi = np.nanpercentile(x, [0.1, 99.9])
+        value, sd = reference.get(names[k], (math.nan, math.nan))
+        if math.isfinite(value):
+            if math.isfinite(sd):
+                ax.axvspan(value - sd, value + sd, color="0.6", alpha=0.35, lw=0)
+            ax.axvline(value, color="k", ls="--", lw=1.2)
+            lo, hi = min(lo, value), max(hi, value)
+        pad = 0.05 * (hi - lo) if hi > lo else 0.5 * max(abs(lo), 1e-12)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_xlabel(scale_ticks(ax, "x", names[k]))
+        ax.tick_params(labelleft=False, left=False)
+    fig.legend(handles=[Patch(color=USED_COLOR, alpha=0.6, label="CMC posterior"),
+                        Line2D([], [], color="k", ls="--", label="NLSQ value"),
+                        Patch(color="0.6", alpha=0.35, label="NLSQ ±1σ")],
+               loc="upper center", ncols=3, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    fig.suptitle(title, y=1 - 0.08 / height, va="top")
+    return fig
+
+
+@styled
+def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
+                max_points: int = 1500, seed: int = 0) -> Figure:
+    """Pairwise scatter of parameters (lower triangle), histograms (diagonal), correlation
+    coefficients (upper triangle).
+
+    Correlations are what a per-parameter summary hides and what the full-covariance
+    consensus (SPEC §7) preserves.  At most ``max_points`` draws (a seeded random subset)
+    are scattered so the figure stays light; the coefficients use all draws.
+
+    Args:
+        draws: shape ``(chains, draws, parameters)``: pass only the parameters to show.
+        names: one per parameter.
+        title: figure title.
+        max_points: draws scattered at most.  seed: of the subset.
+    """
+    flat = _flat(draws)
+    n = len(names)
+    cell = 1.35 if n > 4 else 1.8
+    width = height = 0.9 + max(n, 1) * cell + 0.2
+    height += 0.35
+    fig = new_figure(width, height)
+    if n == 0:
+        fig.text(0.5, 0.5, "no varying physical parameter in the draws", ha="center")
+        fig.suptitle(title)
+        return fig
+    fig.subplots_adjust(**margins(width, height, left=0.9, right=0.2, bottom=0.75, top=0.55),
+                        wspace=0.08, hspace=0.08)
+    axes = fig.subplots(n, n, squeeze=False)
+    subset = flat
+    if len(flat) > max_points:
+        subset = flat[np.random.default_rng(seed).choice(len(flat), max_points, replace=False)]
+    corr = np.corrcoef(flat, rowvar=False) if n > 1 else np.ones((1, 1))
+    limits = [(float(np.nanmin(flat[:, k])), float(np.nanmax(flat[:, k]))) for k in range(n)]
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(flat[:, i], bins=_bins(flat[:, i], 30), color=USED_COLOR, alpha=0.7)
+                ax.tick_params(left=False, labelleft=False)
+            elif i > j:
+                ax.scatter(subset[:, j], subset[:, i], s=2, alpha=0.35, color=USED_COLOR,
+                           lw=0, rasterized=True)
+                ax.set_ylim(limits[i])
+            else:
+                ax.text(0.5, 0.5, f"ρ = {corr[i, j]:+.2f}", transform=ax.transAxes,
+                        ha="center", va="center", color="k" if abs(corr[i, j]) < 0.5
+                        else DROPPED_COLOR)
+                ax.set_axis_off()
+                continue
+            ax.set_xlim(limits[j])
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+            if i == n - 1:
+                ax.set_xlabel(scale_ticks(ax, "x", names[j]))
+                ax.tick_params(axis="x", labelrotation=45)
+            else:
+                ax.tick_params(labelbottom=False)
+            if j == 0 and i > 0:
+                ax.set_ylabel(scale_ticks(ax, "y", names[i]))
+            elif i != j:
+                ax.tick_params(labelleft=False)
+    fig.suptitle(f"{title} · pairwise posterior (ρ: correlation)", y=1 - 0.08 / height,
+                 va="top")
+    return fig
+
+
+@styled
+def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np.ndarray,
+                  names: Sequence[str], consensus_mean: np.ndarray, consensus_sd: np.ndarray,
+                  *, title: str, reasons: Sequence[str | None] | None = None,
+                  max_cols: int = 3) -> Figure:
+    """Each shard's posterior mean ± sd per parameter against the consensus band.
+
+    Shards that disagree with the consensus (heterogeneous data) stand out of the band; shards
+    left out of the consensus are drawn as red crosses (``gid`` :data:`DROPPED_GID`), at the
+    bottom edge when their mean is not finite.
+
+    Args:
+        shard_means, shard_sds: shape ``(K, parameters)``.
+        shard_used: ``(K,)`` bool, False for a dropped shard.
+        names: one per parameter.
+        consensus_mean, consensus_sd: of the combined draws, shape ``(parameters,)``.
+        title: figure title.
+        reasons: why each shard was dropped (``None`` when used), listed under the title.
+        max_cols: panels per row at most.
+    """
+    used = np.asarray(shard_used, dtype=bool)
+    n_shards, n_par = shard_means.shape
+    index = np.arange(n_shards)
+    cols = min(n_par, max_cols)
+    rows = math.ceil(n_par / cols)
+    pw, ph, gap_x, gap_y = 2.9, 1.9, 0.8, 0.6
+    width = 0.85 + cols * pw + (cols - 1) * gap_x + 0.2
+    height = 0.55 + rows * ph + (rows - 1) * gap_y + 1.1
+    fig = new_figure(width, height)
+    fig.subplots_adjust(**margins(width, height, left=0.85, right=0.2, bottom=0.55, top=1.1),
+                        wspace=gap_x / pw, hspace=gap_y / ph)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    for k, ax in enumerate(axes.flat):
+        if k >= n_par:
+            ax.set_visible(False)
+            continue
+        mean, sd = consensus_mean[k], consensus_sd[k]
+        ax.axhspan(mean - sd, mean + sd, color=CONSENSUS_COLOR, alpha=0.2, lw=0)
+        ax.axhline(mean, color=CONSENSUS_COLOR, lw=1.2)
+        ax.errorbar(index[used], shard_means[used, k], yerr=shard_sds[used, k], fmt="o", ms=4,
+                    color=USED_COLOR, elinewidth=1)
+        dropped = ~used
+        if dropped.any():
+            finite = np.isfinite(shard_means[:, k])
+            shown, lost = dropped & finite, dropped & ~finite
+            ax.errorbar(index[shown], shard_means[shown, k],
+                        yerr=np.nan_to_num(shard_sds[shown, k], posinf=0.0), fmt="X", ms=7,
+                        color=DROPPED_COLOR, elinewidth=1, zorder=4, gid=DROPPED_GID)
+            ax.plot(index[lost], np.full(lost.sum(), 0.03), "X", ms=7, color=DROPPED_COLOR,
+                    transform=ax.get_xaxis_transform(), clip_on=False, gid=DROPPED_GID)
+        ax.set_ylabel(scale_ticks(ax, "y", names[k]))
+        ax.grid(alpha=0.3)
+        if k // cols == rows - 1 or k + cols >= n_par:
+            ax.set_xlabel("shard")
+            ax.tick_params(labelbottom=True)
+    handles = [
+        Line2D([], [], marker="o", ms=4, ls="none", color=USED_COLOR, label="shard mean ± sd"),
+        Line2D([], [], marker="X", ms=7, ls="none", color=DROPPED_COLOR,
+               label="dropped shard (at the bottom if not finite)"),
+        Patch(color=CONSENSUS_COLOR, alpha=0.3, label="consensus mean ± sd"),
+    ]
+    fig.legend(handles=handles, loc="upper center", ncols=3, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.62 / height))
+    n_dropped = int((~used).sum())
+    why = sorted({r for r in (reasons or []) if r})
+    detail = f"{n_shards} shards, {n_dropped} dropped" + (f" ({'; '.join(why)})" if why else "")
+    fig.suptitle(f"{title}\n{detail}", y=1 - 0.08 / height, va="top")
+    return fig
