@@ -222,15 +222,16 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     errors = sorted(_Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path))
     problems = [f"{_key(e.absolute_path)}: {e.message}" for e in errors]
     if not problems:
-        problems += _analysis_problems(raw["analysis"], "analysis")
+        global_problems = _analysis_problems(raw["analysis"], "analysis")
+        problems += global_problems
         names = [d["name"] for d in raw["datasets"]]
         for k, entry in enumerate(raw["datasets"]):
-            if names.count(entry["name"]) > 1:
+            if entry["name"] in names[:k]:
                 problems.append(f"datasets[{k}].name: {entry['name']!r} is used more than once")
             if "frames" in entry and entry["frames"][0] > entry["frames"][1]:
                 problems.append(f"datasets[{k}].frames: start {entry['frames'][0]} is after "
                                 f"end {entry['frames'][1]}")
-            if entry.get("analysis") and not problems:
+            if entry.get("analysis") and not global_problems:
                 merged = _merged(raw["analysis"], entry["analysis"])
                 problems += _analysis_problems(merged, f"datasets[{k}].analysis")
     if problems:

@@ -19,12 +19,30 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field, replace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+def _import_least_squares():
+    """Import nlsq with the process's real stderr in place.
+
+    nlsq calls ``faulthandler.enable()`` on import, which fails when ``sys.stderr`` has been
+    replaced by a stream without a file descriptor (captured output, notebooks).
+    """
+    redirected, sys.stderr = sys.stderr, sys.__stderr__ or sys.stderr
+    try:
+        from nlsq import LeastSquares
+    finally:
+        sys.stderr = redirected
+    return LeastSquares
+
+
+LeastSquares = _import_least_squares()
 
 from homodyne import params as registry
 from homodyne.config import AnalysisConfig, NLSQConfig
@@ -297,9 +315,9 @@ def _solve_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Sol
 
 def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
     """The nlsq package's trust-region reflective solver on the whole residual vector."""
-    from nlsq import LeastSquares
-
-    logging.getLogger("nlsq").setLevel(logging.WARNING)
+    # nlsq logs every solve at INFO on its own loggers; keep them out of our output
+    # (its own handler still prints its warnings).
+    logging.getLogger("nlsq").propagate = False
 
     def residual(x, i, j, p, y, w):
         return (y - problem.model(problem.full_params(x), i, j, p)) * w
