@@ -14,6 +14,7 @@ from homodyne.data.importer import import_matrices
 from homodyne.data.intermediate import read_xpcs, write_xpcs
 from homodyne.data.loader import load
 from homodyne.data.noise import estimate_sigma
+from homodyne.data.preprocess import select_angles
 from homodyne.data.simulate import simulate
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "import_matrices",
     "load",
     "read_xpcs",
+    "select_angles",
     "simulate",
     "write_xpcs",
 ]

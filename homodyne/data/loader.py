@@ -100,12 +100,7 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
         ring_phi = preprocess.normalise_angles(table.phi[at_q])
         keep = preprocess.phi_mask(ring_phi, phi_ranges)
         if not keep.any():
-            present = ", ".join(f"{p:g}" for p in ring_phi)
-            raise DataQualityError(
-                f"{source}: no angle at q = {q_used:.6g} lies in phi_ranges {phi_ranges}; "
-                f"angles present: {present} (degrees, normalised to (-180, 180]). "
-                "Widen or remove the phi ranges"
-            )
+            raise preprocess.no_angle_left(source, q_used, phi_ranges, ring_phi)
         index = np.flatnonzero(at_q)[keep]
         window = preprocess.frame_window(frames, table.n_frames, source)
         c2 = np.stack([

@@ -6,8 +6,11 @@ Nothing here reads files; :mod:`homodyne.data.loader` strings the steps together
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from homodyne.data.container import XPCSData
 from homodyne.errors import ConfigError, DataQualityError
 
 MIN_FRAMES = 5
@@ -176,3 +179,29 @@ def longest_finite_run(c2: np.ndarray) -> tuple[int, int]:
     stop = np.minimum.accumulate(reach[::-1])[::-1]
     start = int(np.argmax(stop - np.arange(n)))
     return start, int(stop[start])
+
+
+def no_angle_left(source: str, q: float, phi_ranges, present: np.ndarray) -> DataQualityError:
+    """The error for a ``phi_ranges`` that keeps none of the angles ``present``."""
+    listed = ", ".join(f"{p:g}" for p in present)
+    return DataQualityError(
+        f"{source}: no angle at q = {q:.6g} lies in phi_ranges {phi_ranges}; angles present: "
+        f"{listed} (degrees, normalised to (-180, 180]). Widen or remove the phi ranges"
+    )
+
+
+def select_angles(data: XPCSData, phi_ranges) -> XPCSData:
+    """Keep the angles of ``data`` inside ``phi_ranges`` (the workflow's filter step).
+
+    Raises:
+        DataQualityError: no angle is left.
+    """
+    keep = phi_mask(data.phi, phi_ranges)
+    if not keep.any():
+        raise no_angle_left(data.provenance.source or "dataset", data.q, phi_ranges, data.phi)
+    bins = data.provenance.bins
+    provenance = replace(data.provenance,
+                         bins=tuple(b for b, k in zip(bins, keep, strict=True) if k)
+                         if len(bins) == len(keep) else bins)
+    return replace(data, phi=data.phi[keep], c2=data.c2[keep], sigma=data.sigma[keep],
+                   provenance=provenance)

@@ -1,0 +1,50 @@
+"""Memory and run-time requests of the workflow's jobs, estimated from their input sizes.
+
+A scheduler kills a job that exceeds its request and idles one that asks too much, so each
+estimate is a baseline (Python, JAX and XLA's compiled programs) plus what the step holds per
+byte of input, measured on the benchmarks of ``benchmarks/``.  Each retry (``attempt``)
+doubles the request, so a job killed for memory or time gets what it needs next time.
+"""
+
+from __future__ import annotations
+
+import math
+
+BASE_MB = 1000
+"""Resident memory of a job that has imported JAX and compiled its kernels."""
+
+_PER_INPUT_BYTE = {
+    "load": 3.0,  # the raw window, its float64 copy and the corrected matrices
+    "filter": 3.0,
+    "nlsq": 12.0,  # data, model, residual matrices and (full strategy) the Jacobian
+    "shard": 4.0,
+    "nuts": 20.0,  # padded points, per-chain gradients
+    "combine": 4.0,
+    "plot": 6.0,
+    "summary": 0.0,
+}
+_MINUTES = {"load": 10, "filter": 10, "nlsq": 30, "shard": 10, "nuts": 60, "combine": 15,
+            "plot": 15, "summary": 5}
+_MINUTES_PER_GB = {"load": 5, "filter": 5, "nlsq": 60, "shard": 10, "nuts": 600,
+                   "combine": 10, "plot": 20, "summary": 0}
+
+SHARDS_PER_JOB_AUTO = 5
+"""Shards bundled per scheduler job when ``cmc.shards_per_job: auto``: a shard's NUTS takes
+one to two minutes with the automatic shard size, so a bundle is a job of several minutes."""
+
+
+def mem_mb(step: str, input_bytes: float, attempt: int = 1) -> int:
+    """Memory request (MB) of ``step`` for ``input_bytes`` of input, doubled per retry."""
+    need = BASE_MB + _PER_INPUT_BYTE[step] * input_bytes / 1e6
+    return int(math.ceil(need / 100.0) * 100) * 2 ** (attempt - 1)
+
+
+def runtime_min(step: str, input_bytes: float, attempt: int = 1) -> int:
+    """Wall-time request (minutes) of ``step``, doubled per retry."""
+    need = _MINUTES[step] + _MINUTES_PER_GB[step] * input_bytes / 1e9
+    return int(math.ceil(need)) * 2 ** (attempt - 1)
+
+
+def shards_per_job(setting: int | str) -> int:
+    """Resolve ``cmc.shards_per_job`` (a positive number or ``"auto"``)."""
+    return SHARDS_PER_JOB_AUTO if setting == "auto" else max(1, int(setting))

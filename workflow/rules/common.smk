@@ -1,0 +1,73 @@
+# Config, datasets and input functions shared by every rule.
+import os
+from pathlib import Path
+
+from snakemake.utils import update_config, validate
+
+from homodyne import resources
+from homodyne.config import parse_config, read_yaml
+
+# The config is read with homodyne's YAML loader (exponents such as 2.0e6 are numbers, as in
+# `homodyne run`), then validated by the one schema, which also fills in the defaults, and
+# checked like `homodyne run` does. A bad config stops here, before any job runs.
+CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"]
+_merged = {}
+for _path in CONFIG_FILES:
+    update_config(_merged, read_yaml(Path(_path)))
+update_config(_merged, dict(workflow.config_settings.config or {}))  # --config key=value
+config.clear()
+config.update(_merged)
+validate(config, "../schemas/config.schema.yaml")
+HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
+DATASETS = {d.name: d for d in HOMODYNE.datasets}
+RESULTS = "results"
+
+
+wildcard_constraints:
+    ds="|".join(DATASETS),
+    k=r"\d+",
+
+
+def input_size(*names):
+    """An input function giving the total size in bytes of a job's named inputs."""
+
+    def size(wildcards, input):
+        files = [f for n in names for f in ([input[n]] if isinstance(input[n], str) else input[n])]
+        return sum(os.path.getsize(f) for f in files if os.path.exists(f))
+
+    return size
+
+
+def mem_mb(step, *names):
+    return lambda wc, input, attempt: resources.mem_mb(step, input_size(*names)(wc, input), attempt)
+
+
+def runtime(step, *names):
+    return lambda wc, input, attempt: resources.runtime_min(
+        step, input_size(*names)(wc, input), attempt
+    )
+
+
+def cmc_enabled(name):
+    return DATASETS[name].cmc.enable
+
+
+def posteriors(wildcards):
+    """Posterior files of every shard the shard checkpoint wrote for this dataset."""
+    shard_dir = checkpoints.shard.get(ds=wildcards.ds).output.shards
+    ks = glob_wildcards(os.path.join(shard_dir, "shard_{k}.h5")).k
+    return expand(f"{RESULTS}/{wildcards.ds}/cmc/posteriors/posterior_{{k}}.nc", k=sorted(ks))
+
+
+def nuts_group(wildcards):
+    """Bundle `cmc.shards_per_job` consecutive shards into one scheduler job."""
+    per_job = resources.shards_per_job(DATASETS[wildcards.ds].cmc.shards_per_job)
+    return f"nuts_{wildcards.ds}_{int(wildcards.k) // per_job}"
+
+
+def all_targets():
+    targets = [f"{RESULTS}/{name}/analysis_summary.json" for name in DATASETS]
+    targets += [f"{RESULTS}/{name}/plots" for name in DATASETS]
+    if len(DATASETS) > 1:
+        targets.append(f"{RESULTS}/plots/datasets_parameters.png")
+    return targets

@@ -1,0 +1,59 @@
+# Built-in demo data, reading the raw file, angle selection.
+
+
+rule simulate_demo:
+    output:
+        data="resources/demo.h5",
+        truth="resources/demo.truth.json",
+    params:
+        mode="laminar_flow",
+        params={"D0": 1.0e4, "alpha": -0.5, "D_offset": 10.0, "gamma_dot_t0": 2.0e-3,
+                "beta": 0.3, "gamma_dot_t_offset": 0.0, "phi0": 2.0},
+        phi=[-90.0, -30.0, 0.0, 30.0, 90.0],
+        n_frames=61,
+        dt=0.1,
+        q=0.0054,
+        contrast=0.3,
+        noise=0.01,
+        seed=1,
+    log:
+        "logs/resources/simulate_demo.log",
+    benchmark:
+        "benchmarks/resources/simulate_demo.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/simulate_demo.py"
+
+
+rule load:
+    input:
+        raw=lambda wc: str(DATASETS[wc.ds].file),
+    output:
+        temp(f"{RESULTS}/{{ds}}/data/loaded.h5"),
+    log:
+        "logs/{ds}/load.log",
+    benchmark:
+        "benchmarks/{ds}/load.tsv"
+    resources:
+        mem_mb=mem_mb("load", "raw"),
+        runtime=runtime("load", "raw"),
+    script:
+        "../scripts/load.py"
+
+
+rule filter:
+    input:
+        loaded=f"{RESULTS}/{{ds}}/data/loaded.h5",
+    output:
+        f"{RESULTS}/{{ds}}/data/filtered.h5",
+    log:
+        "logs/{ds}/filter.log",
+    benchmark:
+        "benchmarks/{ds}/filter.tsv"
+    resources:
+        mem_mb=mem_mb("filter", "loaded"),
+        runtime=runtime("filter", "loaded"),
+    script:
+        "../scripts/filter.py"

@@ -1,0 +1,63 @@
+# Figures and the per-dataset summary.
+
+
+def results_of(wildcards):
+    """NLSQ results, plus the consensus outputs when CMC is enabled for the dataset."""
+    files = {"nlsq": f"{RESULTS}/{wildcards.ds}/nlsq/nlsq_results.npz"}
+    if cmc_enabled(wildcards.ds):
+        files["cmc"] = f"{RESULTS}/{wildcards.ds}/cmc/mcmc_results.npz"
+    return files
+
+
+rule plot:
+    input:
+        unpack(results_of),
+    output:
+        directory(f"{RESULTS}/{{ds}}/plots"),
+    params:
+        dataset_dir=lambda wc: f"{RESULTS}/{wc.ds}",
+    log:
+        "logs/{ds}/plot.log",
+    benchmark:
+        "benchmarks/{ds}/plot.tsv"
+    resources:
+        mem_mb=mem_mb("plot", "nlsq"),
+        runtime=runtime("plot", "nlsq"),
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_datasets:
+    input:
+        expand(f"{RESULTS}/{{ds}}/nlsq/nlsq_results.json", ds=DATASETS),
+    output:
+        f"{RESULTS}/plots/datasets_parameters.png",
+    params:
+        results=RESULTS,
+    log:
+        "logs/plot_datasets.log",
+    benchmark:
+        "benchmarks/plot_datasets.tsv"
+    resources:
+        mem_mb=1500,
+        runtime=15,
+    script:
+        "../scripts/plot_datasets.py"
+
+
+rule summary:
+    input:
+        unpack(results_of),
+    output:
+        f"{RESULTS}/{{ds}}/analysis_summary.json",
+    params:
+        dataset_dir=lambda wc: f"{RESULTS}/{wc.ds}",
+    log:
+        "logs/{ds}/summary.log",
+    benchmark:
+        "benchmarks/{ds}/summary.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,12 @@
+"""Snakemake adapter: split a dataset into shard files for NUTS."""
+
+import os
+
+os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
+
+from homodyne import steps  # noqa: E402
+
+sm = snakemake  # noqa: F821
+with steps.logged(sm.log[0]):
+    steps.shard_step(steps.dataset_from(sm.config, sm.wildcards.ds), sm.input.filtered,
+                     sm.input.nlsq, sm.output.shards)
