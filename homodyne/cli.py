@@ -183,6 +183,66 @@ def _add_plot(sub) -> None:
     p.set_defaults(func=_cmd_plot)
 
 
+def _emit(text: str, out: str | None) -> None:
+    """Print ``text``, or write it atomically to ``out`` (no half-written config on failure)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from homodyne.io import write_atomic
+
+    write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    print(f"wrote {out}")
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    """Print or write a commented starting config (see :mod:`homodyne.templates`)."""
+    from homodyne.errors import ConfigError
+    from homodyne.templates import generate
+
+    if args.mode is None:
+        raise ConfigError("`homodyne config` needs --mode (static, laminar_flow or heterodyne), "
+                          "or `homodyne config import OLD.yaml` to convert a 2.x config")
+    _emit(generate(args.mode, args.datasets), args.out)
+    return 0
+
+
+def _cmd_config_import(args: argparse.Namespace) -> int:
+    """Convert a homodyne 2.x config (see :mod:`homodyne.migrate`)."""
+    from homodyne.migrate import migrate_file
+
+    migration = migrate_file(args.old)
+    _emit(migration.text, args.out)
+    if args.out:  # on stdout they head the printed config already
+        for note in migration.notes:
+            print(f"homodyne: warning: changed: {note}", file=sys.stderr)
+        for key in migration.dropped:
+            print(f"homodyne: warning: not carried over: {key}", file=sys.stderr)
+    return 0
+
+
+def _add_config(sub) -> None:
+    from homodyne.params import MODES
+
+    p = sub.add_parser(
+        "config", help="write a commented starting config, or import a 2.x config",
+        description="Print (or write with --out) a config for --mode with every key, its "
+        "default and its meaning, all parameters of the mode with units, and one dataset entry "
+        "per --datasets file (q from the file's first q ring). `homodyne config import OLD.yaml`"
+        " converts a homodyne 2.x config instead.")
+    p.add_argument("--mode", choices=list(MODES), help="physical model")
+    p.add_argument("--datasets", nargs="+", default=[], metavar="FILE.h5",
+                   help="HDF5 files, one dataset entry each (name from the file stem)")
+    p.add_argument("--out", help="write here (atomically) instead of printing")
+    p.set_defaults(func=_cmd_config)
+    imp = p.add_subparsers(dest="config_command").add_parser(
+        "import", help="convert a homodyne 2.x YAML config",
+        description="Convert a homodyne 2.x YAML config. What could not be carried over, and "
+        "what changed meaning, is listed at the top of the output (and on stderr with --out).")
+    imp.add_argument("old", metavar="OLD.yaml", help="homodyne 2.x config")
+    imp.add_argument("--out", help="write here (atomically) instead of printing")
+    imp.set_defaults(func=_cmd_config_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
     level = parser.add_mutually_exclusive_group()
@@ -197,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     _add_import_matrix(sub)
     _add_plot(sub)
+    _add_config(sub)
     return parser
 
 
