@@ -118,9 +118,9 @@ class AnglePanels:
             fig.add_axes((x / width, bottom / height, w / width, side / height))
             for x, w in zip(lefts, widths, strict=True))
         blank, extent = np.zeros((len(t), len(t))), _extent(t)
-        self.norm = Normalize(0.0, 1.0)
-        self.data = _heatmap(ax_data, blank, extent, cmap=C2_CMAP, norm=self.norm)
-        self.fit = _heatmap(ax_fit, blank, extent, cmap=C2_CMAP, norm=self.norm)
+        norm = Normalize(0.0, 1.0)
+        self.data = _heatmap(ax_data, blank, extent, cmap=C2_CMAP, norm=norm)
+        self.fit = _heatmap(ax_fit, blank, extent, cmap=C2_CMAP, norm=norm)
         self.res = _heatmap(self.ax_res, blank, extent, vmin=-RESIDUAL_LIMIT,
                             vmax=RESIDUAL_LIMIT,
                             cmap=mpl.colormaps[RESIDUAL_CMAP].with_extremes(bad="0.7"))
@@ -147,7 +147,7 @@ class AnglePanels:
         """
         c2_exp, c2_fit = c2_exp[:: self.k, :: self.k], c2_fit[:: self.k, :: self.k]
         r = normalised_residuals(c2_exp, c2_fit, sigma)
-        self.norm.vmin, self.norm.vmax = c2_limits(c2_exp, c2_fit)
+        self.data.set_clim(*c2_limits(c2_exp, c2_fit))  # one update; fit shares the norm
         for image, values in ((self.data, c2_exp), (self.fit, c2_fit), (self.res, r)):
             image.set_data(values.T)
         self.ax_res.set_title(f"residual, χ²ᵣ = {reduced_chi2(r):.3f}")

@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from homodyne.errors import DataFormatError
-from homodyne.outputs import NLSQ_JSON, NLSQ_NPZ
 
+# The paths of homodyne.outputs, repeated rather than imported: that module pulls in the
+# whole fitting stack, which plotting a finished result does not need (a test keeps them equal).
+NLSQ_JSON = "nlsq/nlsq_results.json"
+NLSQ_NPZ = "nlsq/nlsq_results.npz"
 CMC_NPZ = "cmc/mcmc_results.npz"
 CMC_PARAMETERS = "cmc/mcmc_parameters.json"
 CMC_DIAGNOSTICS = "cmc/mcmc_diagnostics.json"
