@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NLSQ := nlsq==0.7.6
-RESULTS ?= results
 
 # A Python >= 3.12: $$PYTHON if set, else python3.13 / python3.12 / python3 that actually run,
 # else the newest pyenv version; otherwise stop with a clear message.
@@ -30,7 +29,7 @@ export FIND_PYTHON
 
 .PHONY: help setup run test lint clean
 help:
-	@echo "make run    set up .venv if needed, then run the demo analysis"
+	@echo "make run    set up .venv if needed, then run the workflow on the built-in demo"
 	@echo "make test   set up .venv if needed, then run the test suite"
 	@echo "make lint   ruff check"
 
@@ -51,7 +50,10 @@ $(STAMP): pyproject.toml requirements.txt
 	@touch $@
 
 run: $(STAMP)
-	$(PY) -m homodyne.cli demo --output $(RESULTS)/demo
+	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS)
+	@echo
+	@echo "Results: results/demo/ (nlsq/, cmc/, analysis_summary.json)"
+	@echo "Figures: results/demo/plots/   Logs: logs/demo/"
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

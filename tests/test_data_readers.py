@@ -252,3 +252,19 @@ def test_mask_nonfinite_keeps_longest_finite_run(tmp_path, caplog):
     np.testing.assert_array_equal(data.t, DT * np.arange(1, F - 5))
     np.testing.assert_array_equal(data.c2[0], correct_diagonal(tagged(1)[None, 5:, 5:])[0, 1:, 1:])
     assert "dropped 5 of 16 frames" in caplog.text
+
+
+def test_select_angles_keeps_ranges_and_bins(tmp_path):
+    from homodyne.data import select_angles, simulate
+    from homodyne.errors import DataQualityError
+
+    path = simulate(tmp_path / "sel.h5", mode="static", phi=[-170.0, -10.0, 0.0, 45.0, 175.0],
+                    n_frames=12, dt=0.1, q=0.005, noise=0.0, seed=0)
+    data = load(path, q=0.005, dt=0.1)
+    kept = select_angles(data, [[-15, 5], [170, -165]])
+    np.testing.assert_array_equal(kept.phi, [-170.0, -10.0, 0.0, 175.0])
+    np.testing.assert_array_equal(kept.c2, data.c2[[0, 1, 2, 4]])
+    np.testing.assert_array_equal(kept.sigma, data.sigma[[0, 1, 2, 4]])
+    assert kept.provenance.bins == tuple(data.provenance.bins[k] for k in (0, 1, 2, 4))
+    with pytest.raises(DataQualityError, match="no angle at q = 0.005 lies in phi_ranges"):
+        select_angles(data, [[100, 120]])

@@ -14,6 +14,8 @@ checkpoint shard:
     resources:
         mem_mb=mem_mb("shard", "filtered"),
         runtime=runtime("shard", "filtered"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/shard.py"
 
@@ -34,6 +36,8 @@ rule nuts:
     resources:
         mem_mb=mem_mb("nuts", "shard"),
         runtime=runtime("nuts", "shard"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/nuts.py"
 
@@ -55,5 +59,7 @@ rule combine:
     resources:
         mem_mb=mem_mb("combine", "posteriors"),
         runtime=runtime("combine", "posteriors"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/combine.py"

@@ -23,6 +23,8 @@ rule simulate_demo:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/simulate_demo.py"
 
@@ -39,6 +41,8 @@ rule load:
     resources:
         mem_mb=mem_mb("load", "raw"),
         runtime=runtime("load", "raw"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/load.py"
 
@@ -55,5 +59,7 @@ rule filter:
     resources:
         mem_mb=mem_mb("filter", "loaded"),
         runtime=runtime("filter", "loaded"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/filter.py"

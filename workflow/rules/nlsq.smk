@@ -17,5 +17,7 @@ rule nlsq:
     resources:
         mem_mb=mem_mb("nlsq", "filtered"),
         runtime=runtime("nlsq", "filtered"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/nlsq.py"

@@ -23,6 +23,8 @@ rule plot:
     resources:
         mem_mb=mem_mb("plot", "nlsq"),
         runtime=runtime("plot", "nlsq"),
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/plot.py"
 
@@ -41,6 +43,8 @@ rule plot_datasets:
     resources:
         mem_mb=1500,
         runtime=15,
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/plot_datasets.py"
 
@@ -59,5 +63,7 @@ rule summary:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../../envs/homodyne.yaml"
     script:
         "../scripts/summary.py"
