@@ -52,6 +52,14 @@ def cmc_enabled(name):
     return DATASETS[name].cmc.enable
 
 
+def results_of(wildcards):
+    """NLSQ results, plus the consensus outputs when CMC is enabled for the dataset."""
+    files = {"nlsq": f"{RESULTS}/{wildcards.ds}/nlsq/nlsq_results.npz"}
+    if cmc_enabled(wildcards.ds):
+        files["cmc"] = f"{RESULTS}/{wildcards.ds}/cmc/mcmc_results.npz"
+    return files
+
+
 def posteriors(wildcards):
     """Posterior files of every shard the shard checkpoint wrote for this dataset."""
     shard_dir = checkpoints.shard.get(ds=wildcards.ds).output.shards

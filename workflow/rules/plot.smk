@@ -1,14 +1,6 @@
 # Figures and the per-dataset summary.
 
 
-def results_of(wildcards):
-    """NLSQ results, plus the consensus outputs when CMC is enabled for the dataset."""
-    files = {"nlsq": f"{RESULTS}/{wildcards.ds}/nlsq/nlsq_results.npz"}
-    if cmc_enabled(wildcards.ds):
-        files["cmc"] = f"{RESULTS}/{wildcards.ds}/cmc/mcmc_results.npz"
-    return files
-
-
 rule plot:
     input:
         unpack(results_of),
@@ -35,7 +27,7 @@ rule plot_datasets:
     output:
         f"{RESULTS}/plots/datasets_parameters.png",
     params:
-        results=RESULTS,
+        results=lambda wc, output: str(Path(output[0]).parent.parent),
     log:
         "logs/plot_datasets.log",
     benchmark:

@@ -1,0 +1,241 @@
+"""The Snakemake workflow: end to end, failed-shard rerun, interruption, Slurm and PBS.
+
+Every run uses the built-in demo (the simulate_demo rule) with small NUTS settings, in its own
+folder (``--directory``), through the same profiles a user runs.  Job counts are read from
+Snakemake's own "Job stats" table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+from scheduler import Slurm
+
+DEMO = ROOT / "config" / "config.yaml"
+SMALL_CMC = {"chains": 2, "warmup": 40, "samples": 40, "points_per_shard": 3000,
+             "shards_per_job": 1}
+N_SHARDS = 3  # 5 angles x 59 x 58 / 2 = 8555 points at 3000 per shard
+
+
+def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
+    work = tmp_path / name
+    work.mkdir()
+    config = yaml.safe_load(DEMO.read_text())
+    config["cmc"].update(SMALL_CMC, **cmc)
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return work
+
+
+def snakemake(work: Path, *args: str, profile: str | None = "local", env=None,
+              timeout: float = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+           str(work), "--configfile", str(work / "config.yaml")]
+    if profile:
+        cmd += ["--profile", str(ROOT / "profiles" / profile)]
+    if profile in (None, "local"):
+        cmd += ["--cores", "2"]
+    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
+                            env=env, cwd=work)
+    (work / f"snakemake_{len(list(work.glob('snakemake_*.txt')))}.txt").write_text(
+        result.stdout + result.stderr)
+    return result
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The first "Job stats" table Snakemake printed: rule -> number of jobs."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+            if m.group(1) != "total"}
+
+
+def assert_complete(work: Path, n_shards: int = N_SHARDS) -> None:
+    """Every declared output exists, parses, and no temporary file is left behind."""
+    res = work / "results" / "demo"
+    nlsq = json.loads((res / "nlsq/nlsq_results.json").read_text())
+    assert nlsq["success"] is True
+    npz = np.load(res / "nlsq/nlsq_results.npz")
+    assert npz["c2_fit"].shape == npz["c2_exp"].shape
+    shards = sorted((res / "cmc/shards").glob("shard_*.h5"))
+    posteriors = sorted((res / "cmc/posteriors").glob("posterior_*.nc"))
+    assert len(shards) == len(posteriors) == n_shards
+    for path in posteriors:
+        with h5py.File(path) as fh:  # NetCDF4 is HDF5 underneath
+            assert "posterior" in fh
+    params = json.loads((res / "cmc/mcmc_parameters.json").read_text())
+    assert params["n_shards"] == n_shards and "D0" in params["parameters"]
+    diagnostics = json.loads((res / "cmc/mcmc_diagnostics.json").read_text())
+    assert len(diagnostics["shards"]) == n_shards
+    draws = np.load(res / "cmc/mcmc_results.npz")
+    assert draws["draws"].shape[:2] == (SMALL_CMC["chains"], SMALL_CMC["samples"])
+    assert (res / "cmc/mcmc_inference_data.nc").stat().st_size > 0
+    pngs = sorted((res / "plots").glob("*.png"))
+    assert {"c2_overview.png", "cmc_trace.png", "cmc_shards.png"} <= {p.name for p in pngs}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    summary = json.loads((res / "analysis_summary.json").read_text())
+    assert summary["cmc"]["n_shards"] == n_shards
+    assert len(summary["provenance"]["input_sha256"]) == 64
+    leftovers = [p for p in work.rglob("*.tmp") if ".snakemake" not in p.parts]
+    assert not leftovers, leftovers
+
+
+def test_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s",
+                             str(ROOT / "Snakefile"), "--directory", str(ROOT)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stderr
+
+
+def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
+    from homodyne.data import simulate
+
+    work = _workdir(tmp_path, "three")
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["datasets"] = []
+    for k, q in enumerate((0.004, 0.005, 0.006)):
+        simulate(work / f"d{k}.h5", mode="laminar_flow", phi=[0.0, 45.0], n_frames=20, dt=0.1,
+                 q=q, seed=k)
+        config["datasets"].append({"name": f"d{k}", "file": f"d{k}.h5", "q": q})
+    config["datasets"][2]["cmc"] = {"enable": False}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "-n", profile=None)
+    assert result.returncode == 0, result.stderr
+    # The nuts jobs are added once the shard checkpoint has run and K is known.
+    assert job_counts(result.stdout) == {
+        "all": 1, "load": 3, "filter": 3, "nlsq": 3, "shard": 2, "combine": 2, "plot": 3,
+        "summary": 3, "plot_datasets": 1,
+    }
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
+    work = _workdir(tmp_path, "bad")
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["analysis"]["initial"] = {"D0": 1.0}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, profile=None)
+    assert result.returncode != 0
+    assert "analysis.initial.D0" in result.stdout + result.stderr
+    assert not (work / "results").exists() and not (work / "resources").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = _workdir(tmp_path_factory.mktemp("workflow"), "demo")
+    result = snakemake(work)
+    return work, result
+
+
+def test_demo_end_to_end(demo_run):
+    work, result = demo_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    counts = job_counts(result.stderr + result.stdout)
+    assert counts == {"all": 1, "simulate_demo": 1, "load": 1, "filter": 1, "nlsq": 1,
+                      "shard": 1, "plot": 1, "summary": 1}
+    assert_complete(work)
+    for step in ("load", "filter", "nlsq", "shard", "combine", "plot", "summary"):
+        assert (work / "logs/demo" / f"{step}.log").exists(), step
+        assert (work / "benchmarks/demo" / f"{step}.tsv").exists(), step
+    assert not (work / "results/demo/data/loaded.h5").exists()  # temp() intermediate
+    again = snakemake(work, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _corrupt(path: Path) -> bytes:
+    original = path.read_bytes()
+    path.write_bytes(b"not an HDF5 shard" * 64)
+    return original
+
+
+def test_rerun_only_the_failed_shard(tmp_path):
+    work = _workdir(tmp_path, "failed")
+    assert snakemake(work, "--until", "shard").returncode == 0
+    shard = work / "results/demo/cmc/shards/shard_001.h5"
+    original = _corrupt(shard)
+    first = snakemake(work)
+    assert first.returncode != 0
+    posteriors = work / "results/demo/cmc/posteriors"
+    assert sorted(p.name for p in posteriors.glob("*.nc")) == ["posterior_000.nc",
+                                                                "posterior_002.nc"]
+    res = work / "results/demo"
+    assert not (res / "cmc/mcmc_parameters.json").exists()
+    assert not (res / "analysis_summary.json").exists() and not (res / "plots").exists()
+    shard.write_bytes(original)
+    second = snakemake(work)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
+                                                         "plot": 1, "summary": 1}
+    assert_complete(work)
+
+
+def test_interrupted_run_completes_on_rerun(tmp_path):
+    work = _workdir(tmp_path, "interrupted")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+           str(work), "--configfile", str(work / "config.yaml"), "--profile",
+           str(ROOT / "profiles/local"), "--cores", "2"]
+    head = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((work / "logs/demo/nuts").glob("*.log")):
+        assert head.poll() is None, "the run ended before any NUTS job started"
+        assert time.monotonic() < deadline, "no NUTS job started in time"
+        time.sleep(0.5)
+    time.sleep(2)
+    head.send_signal(signal.SIGINT)
+    head.wait(timeout=120)
+    assert not (work / "results/demo/analysis_summary.json").exists()
+    rerun = snakemake(work)
+    if "LockException" in rerun.stderr:  # a head killed hard leaves its lock behind
+        snakemake(work, "--unlock")
+        rerun = snakemake(work)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert_complete(work)
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    cluster = Slurm(tmp_path_factory.mktemp("slurm")).start()
+    yield cluster
+    cluster.stop()
+
+
+def test_slurm_profile_runs_the_demo(tmp_path, slurm):
+    work = _workdir(tmp_path, "slurm")
+    result = snakemake(work, profile="slurm", env=slurm.env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_complete(work)
+    assert "slurm" in (result.stdout + result.stderr).lower()
+
+
+def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm):
+    env = {**slurm.env, "PATH": f"{ROOT / 'tests/pbs'}{os.pathsep}{slurm.env['PATH']}"}
+    assert shutil.which("qsub", path=env["PATH"]) == str(ROOT / "tests/pbs/qsub")
+    work = _workdir(tmp_path, "pbs")
+    assert snakemake(work, "--until", "shard", profile="pbs", env=env).returncode == 0
+    shard = work / "results/demo/cmc/shards/shard_002.h5"
+    original = _corrupt(shard)
+    first = snakemake(work, profile="pbs", env=env)
+    assert first.returncode != 0
+    assert not (work / "results/demo/cmc/posteriors/posterior_002.nc").exists()
+    assert (work / "results/demo/cmc/posteriors/posterior_000.nc").exists()
+    logs = list((work / "logs/pbs").glob("nuts.*.log"))
+    assert logs, "qsub -o did not place the job logs"
+    shard.write_bytes(original)
+    second = snakemake(work, profile="pbs", env=env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
+                                                         "plot": 1, "summary": 1}
+    assert_complete(work)
