@@ -243,6 +243,31 @@ def _add_config(sub) -> None:
     imp.set_defaults(func=_cmd_config_import)
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """Check a config and its datasets without fitting (see :mod:`homodyne.validate`)."""
+    from homodyne.validate import validate
+
+    report = validate(args.config)
+    if report.datasets:
+        print(report.table())
+    report.raise_for_problems()
+    print(f"{args.config}: valid, {len(report.datasets)} dataset(s)")
+    return 0
+
+
+def _add_validate(sub) -> None:
+    p = sub.add_parser(
+        "validate", help="check a config and its data files without fitting",
+        description="Check CONFIG (schema, parameter names, bounds containing the initial "
+        "values) and every dataset (file readable in a known layout, q within tolerance of a "
+        "q ring, angles left after phi_ranges, frames in range) on the files' bin tables "
+        "only. Prints per dataset the q used, angles, frames, points, the NLSQ strategy and "
+        "its estimated peak memory, and the CMC shard count. Lists every problem at once and "
+        "exits 2 if there is any.")
+    p.add_argument("config", help="analysis config (YAML)")
+    p.set_defaults(func=_cmd_validate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
     level = parser.add_mutually_exclusive_group()
@@ -258,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_matrix(sub)
     _add_plot(sub)
     _add_config(sub)
+    _add_validate(sub)
     return parser
 
 

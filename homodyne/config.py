@@ -209,15 +209,14 @@ def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
     )
 
 
-def parse_config(data: Any, source: str = "<config>") -> Config:
-    """Validate a configuration mapping and resolve every dataset.
+def check_config(data: dict) -> tuple[dict, list[str]]:
+    """Validate a configuration mapping without raising, for callers that report config
+    problems together with others (``homodyne validate`` adds the datasets' problems).
 
-    Raises:
-        ConfigError: listing every problem found, each with its key path.
+    Returns:
+        ``(copy of data with schema defaults filled in, problems)``; ``problems`` is empty
+        when the config is valid.  Each problem names its key path.
     """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with 'datasets' and 'analysis', "
-                          f"got {type(data).__name__}")
     raw = copy.deepcopy(data)
     errors = sorted(_Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path))
     problems = [f"{_key(e.absolute_path)}: {e.message}" for e in errors]
@@ -234,8 +233,21 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
             if entry.get("analysis") and not global_problems:
                 merged = _merged(raw["analysis"], entry["analysis"])
                 problems += _analysis_problems(merged, f"datasets[{k}].analysis")
+    return raw, list(dict.fromkeys(problems))
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate a configuration mapping and resolve every dataset.
+
+    Raises:
+        ConfigError: listing every problem found, each with its key path.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'datasets' and 'analysis', "
+                          f"got {type(data).__name__}")
+    raw, problems = check_config(data)
     if problems:
-        listing = "\n  - ".join(dict.fromkeys(problems))
+        listing = "\n  - ".join(problems)
         raise ConfigError(f"{source}: invalid configuration:\n  - {listing}")
     return Config(source=source, raw=raw,
                   datasets=tuple(_dataset(d, raw) for d in raw["datasets"]))

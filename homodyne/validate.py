@@ -1,0 +1,253 @@
+"""Pre-run validation (``homodyne validate``): the config and every dataset, without fitting.
+
+A run that fails on dataset 7 after hours on datasets 1-6, or a cluster job killed for
+memory, costs far more than reading a few bin tables up front.  :func:`validate` checks the
+config exactly as ``homodyne run`` does (:func:`homodyne.config.check_config`) and then
+every dataset it names with the data layer's own selection steps, on the bin tables only
+(no matrix is read): file readable in a known layout, the requested q within the tolerance
+``run`` uses, angles left after ``phi_ranges``, frame window inside the data.  All problems,
+config and data together, are collected so one run of the command lists everything to fix.
+
+For each dataset it also predicts what the run will cost, from the same constants the
+fitters use: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0), the NLSQ strategy
+and its peak memory, and the number of CMC shards.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from homodyne import params as registry
+from homodyne.cmc.shard import resolve_points_per_shard
+from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
+from homodyne.data import load, preprocess
+from homodyne.data.readers import open_hdf5, read_table
+from homodyne.errors import ConfigError, DataFormatError, DataQualityError
+from homodyne.nlsq import CHUNK_POINTS, FULL_STRATEGY_MAX_ELEMENTS, SUBSAMPLE_ELEMENTS
+from homodyne.physics import angle_scaling
+
+Q_TOLERANCE = inspect.signature(load).parameters["q_tolerance"].default
+"""Relative q tolerance of ``load`` as ``homodyne run`` calls it (its default)."""
+
+SOLVER_BYTES = 100
+"""Bytes per point and free parameter of a dense Jacobian solve (``homodyne.nlsq``)."""
+POINT_BYTES = 28
+"""Bytes per point of the point arrays: i, j, p (int32) and y, weight (float64)."""
+
+_EXPECTED = "an APS-U or legacy APS HDF5 file (SPEC §5)"
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What validation found out about one dataset; ``None`` where it could not tell."""
+
+    name: str
+    file: str
+    q_used: float | None = None
+    phi: tuple[float, ...] | None = None
+    frames: tuple[int, int] | None = None
+    n_points: int | None = None
+    n_free: int | None = None
+    strategy: str | None = None
+    nlsq_bytes: int | None = None
+    points_per_shard: int | None = None
+    n_shards: int | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Outcome of :func:`validate`: every problem and one row per dataset."""
+
+    source: str
+    problems: tuple[str, ...]
+    datasets: tuple[DatasetReport, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def table(self) -> str:
+        """The datasets as an aligned text table (``-`` where unknown)."""
+        header = ("dataset", "q used (1/Å)", "angles", "frames", "points", "free", "NLSQ",
+                  "NLSQ memory", "CMC shards", "points/shard")
+        rows = [header, *(_row(d) for d in self.datasets)]
+        widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
+                         .rstrip() for r in rows)
+
+    def raise_for_problems(self) -> None:
+        """Raise ``ConfigError`` listing every problem, if there is any."""
+        if self.problems:
+            listing = "\n  - ".join(self.problems)
+            raise ConfigError(f"{self.source}: {len(self.problems)} problem(s) found:\n"
+                              f"  - {listing}")
+
+
+def _row(d: DatasetReport) -> tuple[str, ...]:
+    def known(value, fmt="{}"):
+        return "-" if value is None else fmt.format(value)
+
+    frames = None if d.frames is None else f"{d.frames[0]}-{d.frames[1]}"
+    memory = None if d.nlsq_bytes is None else _size(d.nlsq_bytes)
+    return (d.name, known(d.q_used, "{:.6g}"), known(None if d.phi is None else len(d.phi)),
+            known(frames), known(d.n_points, "{:,}"), known(d.n_free), known(d.strategy),
+            known(memory), known(d.n_shards), known(d.points_per_shard, "{:,}"))
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} B"
+
+
+def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int,
+                    n_frames: int) -> int:
+    """Estimated peak memory of an NLSQ fit (what to request from a scheduler).
+
+    The loaded matrices (8 bytes × n_phi × n_frames²) and the point arrays
+    (:data:`POINT_BYTES` per point) are always held.  ``full`` adds a dense Jacobian solve
+    over every point (:data:`SOLVER_BYTES` per point and free parameter); ``chunked`` adds the
+    padded chunk copy of the points and dense solves over one chunk and over the subsample it
+    starts from (see ``homodyne.nlsq._solve_chunked``).
+    """
+    held = 8 * n_phi * n_frames**2 + POINT_BYTES * n_points
+    if strategy == "full":
+        return held + SOLVER_BYTES * n_points * n_free
+    n_sub = max(SUBSAMPLE_ELEMENTS // n_free, 10 * n_free)
+    n_sub = n_sub if n_sub < n_points else 0
+    dense = SOLVER_BYTES * (min(CHUNK_POINTS, n_points) + n_sub) * n_free
+    return held + POINT_BYTES * n_points + dense
+
+
+def _read_config(path: Path) -> tuple[dict | None, list[str]]:
+    try:
+        data = read_yaml(path)
+    except OSError as exc:
+        return None, [f"cannot read the config file ({exc.strerror})"]
+    except yaml.YAMLError as exc:
+        return None, [f"not valid YAML: {' '.join(str(exc).split())}"]
+    if not isinstance(data, dict):
+        return None, [f"(top level): expected a mapping with 'datasets' and 'analysis', "
+                      f"got {type(data).__name__}"]
+    return data, []
+
+
+def _free_names(ds: DatasetConfig, phi: np.ndarray) -> tuple[list[str], list[str]]:
+    """``(free parameter names, fixed names that are not parameters)`` for these angles.
+
+    The scaling parameter names depend only on the angles, so placeholder matrices stand in
+    for the data that :func:`homodyne.physics.angle_scaling` would otherwise estimate from.
+    """
+    a = ds.analysis
+    scaling = angle_scaling(a.per_angle_mode, phi, np.ones((len(phi), 2, 2)), np.arange(2.0),
+                            fourier_order=a.fourier_order)
+    names = [*registry.names(a.mode), *scaling.names]
+    return [n for n in names if n not in a.fixed], [n for n in a.fixed if n not in names]
+
+
+def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
+               problems: list[str]) -> DatasetReport:
+    """Points, NLSQ strategy and memory, CMC shards of a dataset whose selection is valid."""
+    phi = np.asarray(report.phi)
+    n = report.frames[1] - report.frames[0]  # frames after dropping the t = 0 frame
+    n_points = len(phi) * n * (n - 1) // 2
+    free, unknown = _free_names(ds, phi)
+    if unknown:
+        problems.append(f"{where}.analysis.fixed: {', '.join(unknown)} not parameters with "
+                        f"per_angle_mode {ds.analysis.per_angle_mode!r} and {len(phi)} angles")
+    elif not free:
+        problems.append(f"{where}.analysis.fixed: holds every parameter; nothing is left to fit")
+    if unknown or not free:
+        return report
+    strategy = ds.nlsq.strategy
+    if strategy == "auto":
+        strategy = "full" if n_points * len(free) <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
+    per_shard = resolve_points_per_shard(ds.cmc, ds.analysis.mode)
+    return replace(report, n_points=n_points, n_free=len(free), strategy=strategy,
+                   nlsq_bytes=nlsq_peak_bytes(strategy, n_points, len(free), len(phi), n),
+                   points_per_shard=per_shard,
+                   n_shards=max(1, round(n_points / per_shard)))  # as make_shards splits
+
+
+def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
+                   problems: list[str]) -> DatasetReport:
+    """Check one dataset entry on its file's bin tables, appending problems.
+
+    ``entry`` may come from an invalid config: values of the wrong type were reported by the
+    schema and are skipped here.  ``ds`` is the resolved dataset when the config is valid.
+    """
+    name, file, q = entry.get("name"), entry.get("file"), entry.get("q")
+    where = f"datasets[{k}]"
+    report = DatasetReport(name=name if isinstance(name, str) else where,
+                           file=file if isinstance(file, str) else "-")
+    if not isinstance(file, str) or not file:
+        return report
+    try:
+        with open_hdf5(file, _EXPECTED) as fh:
+            table = read_table(fh, Path(file))
+    except DataFormatError as exc:
+        problems.append(f"{where}.file: {exc}")
+        return report
+    frames = None
+    try:
+        frames = preprocess.frame_window(entry.get("frames"), table.n_frames, file)
+    except DataQualityError as exc:
+        problems.append(f"{where}.frames: {exc}")
+    except ConfigError:
+        pass  # malformed frames: reported by the schema
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or q <= 0:
+        return report
+    try:
+        at_q, q_used = preprocess.select_q(table.q, float(q), Q_TOLERANCE, file)
+    except DataQualityError as exc:
+        problems.append(f"{where}.q: {exc}")
+        return report
+    ring = preprocess.normalise_angles(table.phi[at_q])
+    try:
+        phi = ring[preprocess.phi_mask(ring, entry.get("phi_ranges"))]
+    except ConfigError:
+        phi = ring  # malformed phi_ranges: reported by the schema
+    report = replace(report, q_used=q_used, phi=tuple(map(float, phi)), frames=frames)
+    if not len(phi):
+        error = preprocess.no_angle_left(file, q_used, entry.get("phi_ranges"), ring)
+        problems.append(f"{where}.phi_ranges: {error}")
+    elif ds is not None and frames is not None:
+        report = _estimates(ds, where, report, problems)
+    return report
+
+
+def validate_data(data: dict, source: str = "<config>") -> Report:
+    """Check a parsed config mapping and every dataset in it without fitting.
+
+    For callers that assemble the config themselves (the workflow merges config files and
+    ``--config`` overrides); :func:`validate` reads a file first.
+
+    Returns:
+        A :class:`Report` holding every problem found (each naming its key and, for data
+        problems, the file) and one row per dataset entry.  Nothing is raised for problems
+        of the config or the data; call :meth:`Report.raise_for_problems` to stop on them.
+    """
+    raw, problems = check_config(data)
+    config = None if problems else parse_config(data, source=source)
+    entries = raw.get("datasets")
+    rows = []
+    for k, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, dict):
+            ds = config.datasets[k] if config else None
+            rows.append(_check_dataset(k, entry, ds, problems))
+    return Report(source, tuple(problems), tuple(rows))
+
+
+def validate(config_path: str | Path) -> Report:
+    """Read a config file and check it and its datasets (see :func:`validate_data`)."""
+    path = Path(config_path)
+    data, problems = _read_config(path)
+    if data is None:
+        return Report(str(path), tuple(problems))
+    return validate_data(data, source=str(path))

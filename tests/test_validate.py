@@ -1,0 +1,126 @@
+"""`homodyne validate`: config and datasets checked without fitting, every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from homodyne.cli import main
+from homodyne.cmc.shard import AUTO_POINTS_PER_SHARD
+from homodyne.data import simulate
+from homodyne.migrate import migrate_file
+from homodyne.validate import nlsq_peak_bytes, validate
+
+FIXTURE = Path(__file__).parent / "fixtures" / "homodyne2x_laminar_flow.yaml"
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    return simulate(tmp_path_factory.mktemp("data") / "s.h5", mode="static",
+                    phi=[0.0, 90.0, 180.0], n_frames=41, dt=0.1, q=0.0054, seed=2)
+
+
+def _config(path: Path, datasets: list[dict], **sections) -> Path:
+    sections.setdefault("analysis", {"mode": "static", "dt": 0.1})
+    path.write_text(yaml.safe_dump({"datasets": datasets, **sections}))
+    return path
+
+
+def test_good_config_prints_points_memory_and_shards(tmp_path, data_file, capsys):
+    cfg = _config(tmp_path / "c.yaml", [
+        {"name": "two", "file": str(data_file), "q": 0.0055, "frames": [1, 31],
+         "phi_ranges": [[-10, 100]]},
+        {"name": "all", "file": str(data_file), "q": 0.0054},
+    ], cmc={"points_per_shard": 500})
+    report = validate(cfg)
+    assert report.ok, report.problems
+    two, every = report.datasets
+    assert two.q_used == pytest.approx(0.0054) and two.phi == (0.0, 90.0)
+    assert two.frames == (1, 31)
+    assert two.n_points == 2 * 30 * 29 // 2  # first frame dropped, off-diagonal pairs
+    assert two.n_free == 3 + 2 * 2  # static + contrast/offset per angle (auto, < 3 angles)
+    assert two.strategy == "full"
+    assert two.nlsq_bytes == 8 * 2 * 30**2 + 28 * 870 + 100 * 870 * 7
+    assert (two.points_per_shard, two.n_shards) == (500, 2)  # round(870 / 500)
+    assert every.n_points == 3 * 40 * 39 // 2 and every.n_free == 3 + 2  # shared scaling
+    assert every.n_shards == 5  # round(2340 / 500)
+
+    assert main(["validate", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "870" in out and "2,340" in out and "full" in out and "valid, 2 dataset(s)" in out
+
+
+def test_auto_points_per_shard_is_the_sharding_default(tmp_path, data_file):
+    cfg = _config(tmp_path / "c.yaml", [{"name": "a", "file": str(data_file), "q": 0.0054}])
+    row = validate(cfg).datasets[0]
+    assert row.points_per_shard == AUTO_POINTS_PER_SHARD["static"] and row.n_shards == 1
+
+
+def test_every_problem_is_listed_at_once(tmp_path, data_file, capsys):
+    cfg = _config(tmp_path / "c.yaml", [
+        {"name": "gone", "file": str(tmp_path / "missing.h5"), "q": 0.0054},
+        {"name": "far", "file": str(data_file), "q": 0.02},
+        {"name": "late", "file": str(data_file), "q": 0.0054, "frames": [10, 400]},
+        {"name": "narrow", "file": str(data_file), "q": 0.0054, "phi_ranges": [[30, 60]]},
+        {"name": "fine", "file": str(data_file), "q": 0.0054},
+    ], analysis={"mode": "static", "dt": 0.1, "bogus": 1})
+    report = validate(cfg)
+    keys = [p.split(":")[0] for p in report.problems]
+    assert keys == ["analysis", "datasets[0].file", "datasets[1].q", "datasets[2].frames",
+                    "datasets[3].phi_ranges"]
+    assert "bogus" in report.problems[0] and "missing.h5" in report.problems[1]
+    assert "nearest 0.0054" in report.problems[2]
+    assert report.datasets[4].q_used == pytest.approx(0.0054)
+    assert report.datasets[4].n_points is None  # no estimates from an invalid config
+
+    assert main(["validate", str(cfg)]) == 2
+    printed = capsys.readouterr()
+    assert printed.err.startswith("homodyne: error:") and "5 problem(s)" in printed.err
+    assert all(key in printed.err for key in keys) and "Traceback" not in printed.err
+    assert "fine" in printed.out  # the table still shows what could be checked
+
+
+def test_fixed_names_that_the_angles_do_not_have(tmp_path, data_file):
+    cfg = _config(tmp_path / "c.yaml", [{"name": "a", "file": str(data_file), "q": 0.0054}],
+                  analysis={"mode": "static", "dt": 0.1, "per_angle_mode": "individual",
+                            "fixed": ["contrast"]})
+    (problem,) = validate(cfg).problems
+    assert problem.startswith("datasets[0].analysis.fixed: contrast")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (None, "cannot read"), ("a: [", "not valid YAML"), ("- 1\n", "expected a mapping")])
+def test_unreadable_configs(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    if text is not None:
+        path.write_text(text)
+    report = validate(path)
+    assert not report.ok and message in report.problems[0] and not report.datasets
+
+
+def test_chunked_memory_is_bounded_by_chunk_and_subsample():
+    points, free = 23 * 999 * 998 // 2, 9
+    chunked = nlsq_peak_bytes("chunked", points, free, 23, 999)
+    full = nlsq_peak_bytes("full", points, free, 23, 999)
+    n_sub = 4_000_000 // free
+    held = 8 * 23 * 999**2 + 28 * points
+    assert chunked == held + 28 * points + 100 * (65_536 + n_sub) * free
+    assert full == held + 100 * points * free > 5 * chunked
+
+
+def test_imported_2x_config_validates_against_its_data(tmp_path):
+    old = yaml.safe_load(FIXTURE.read_text())
+    old["analyzer_parameters"].update(start_frame=1, end_frame=30)
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+    simulate(tmp_path / "data/C020/C020_shear_0p1.hdf", mode="laminar_flow",
+             phi=[0.0, 45.0, 90.0, 180.0], n_frames=30, dt=0.1, q=0.0054, seed=3)
+    new = tmp_path / "new.yaml"
+    new.write_text(migrate_file(tmp_path / "old.yaml").text)
+    report = validate(new)
+    assert report.ok, report.problems
+    (row,) = report.datasets
+    assert row.phi == (0.0, 90.0, 180.0) and row.frames == (1, 30)
+    assert row.n_free == 7 - 1 + 2 * 3  # gamma_dot_t_offset fixed; individual scaling
+    assert row.n_shards == 1  # 3 * 29 * 28 / 2 points, 20000 per shard
