@@ -12,10 +12,14 @@ import os
 
 
 def _configure_jax() -> None:
+    # nlsq, on import, points JAX's persistent compilation cache at ~/.cache/nlsq (and
+    # configures the root logger as a side effect); the workflow chooses the cache itself.
+    os.environ.setdefault("NLSQ_DISABLE_PERSISTENT_CACHE", "1")
     threads = int(os.environ.get("HOMODYNE_THREADS") or os.cpu_count() or 1)
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={threads}".strip()
+        count = f"--xla_force_host_platform_device_count={threads}"
+        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -27,6 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from homodyne import params as registry
+from homodyne.config import AnalysisConfig, NLSQConfig
+from homodyne.data import XPCSData
+from homodyne.errors import FitError
+from homodyne.physics import AngleScaling, angle_scaling, compute_c2, compute_c2_points
+
 
 def _import_least_squares():
     """Import nlsq with the process's real stderr in place.
@@ -43,12 +49,6 @@ def _import_least_squares():
 
 
 LeastSquares = _import_least_squares()
-
-from homodyne import params as registry
-from homodyne.config import AnalysisConfig, NLSQConfig
-from homodyne.data import XPCSData
-from homodyne.errors import FitError
-from homodyne.physics import AngleScaling, angle_scaling, compute_c2, compute_c2_points
 
 log = logging.getLogger(__name__)
 

@@ -36,13 +36,13 @@ one to two minutes with the automatic shard size, so a bundle is a job of severa
 def mem_mb(step: str, input_bytes: float, attempt: int = 1) -> int:
     """Memory request (MB) of ``step`` for ``input_bytes`` of input, doubled per retry."""
     need = BASE_MB + _PER_INPUT_BYTE[step] * input_bytes / 1e6
-    return int(math.ceil(need / 100.0) * 100) * 2 ** (attempt - 1)
+    return math.ceil(need / 100.0) * 100 * 2 ** (attempt - 1)
 
 
 def runtime_min(step: str, input_bytes: float, attempt: int = 1) -> int:
     """Wall-time request (minutes) of ``step``, doubled per retry."""
     need = _MINUTES[step] + _MINUTES_PER_GB[step] * input_bytes / 1e9
-    return int(math.ceil(need)) * 2 ** (attempt - 1)
+    return math.ceil(need) * 2 ** (attempt - 1)
 
 
 def shards_per_job(setting: int | str) -> int:

@@ -176,7 +176,7 @@ def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
 
 
 def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
-                   problems: list[str]) -> DatasetReport:
+                   problems: list[str], produced: frozenset[str]) -> DatasetReport:
     """Check one dataset entry on its file's bin tables, appending problems.
 
     ``entry`` may come from an invalid config: values of the wrong type were reported by the
@@ -186,7 +186,7 @@ def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
     where = f"datasets[{k}]"
     report = DatasetReport(name=name if isinstance(name, str) else where,
                            file=file if isinstance(file, str) else "-")
-    if not isinstance(file, str) or not file:
+    if not isinstance(file, str) or not file or (file in produced and not Path(file).exists()):
         return report
     try:
         with open_hdf5(file, _EXPECTED) as fh:
@@ -222,11 +222,13 @@ def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
     return report
 
 
-def validate_data(data: dict, source: str = "<config>") -> Report:
+def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Report:
     """Check a parsed config mapping and every dataset in it without fitting.
 
     For callers that assemble the config themselves (the workflow merges config files and
-    ``--config`` overrides); :func:`validate` reads a file first.
+    ``--config`` overrides); :func:`validate` reads a file first.  Dataset files listed in
+    ``produced`` that do not exist yet (the workflow's demo data, made by a rule) are not
+    opened.
 
     Returns:
         A :class:`Report` holding every problem found (each naming its key and, for data
@@ -240,7 +242,7 @@ def validate_data(data: dict, source: str = "<config>") -> Report:
     for k, entry in enumerate(entries if isinstance(entries, list) else []):
         if isinstance(entry, dict):
             ds = config.datasets[k] if config else None
-            rows.append(_check_dataset(k, entry, ds, problems))
+            rows.append(_check_dataset(k, entry, ds, problems, frozenset(map(str, produced))))
     return Report(source, tuple(problems), tuple(rows))
 
 

@@ -107,11 +107,11 @@ def test_dataset_problems_are_named_and_listed_together():
 def test_unknown_dataset_and_unreadable_files(tmp_path):
     with pytest.raises(ConfigError, match="no dataset named 'zz'"):
         parse_config(MINIMAL).dataset("zz")
-    with pytest.raises(ConfigError, match="missing.yaml: cannot read"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read"):
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("datasets: [\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
         load_config(bad)
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n- 2\n")

@@ -266,5 +266,5 @@ def test_select_angles_keeps_ranges_and_bins(tmp_path):
     np.testing.assert_array_equal(kept.c2, data.c2[[0, 1, 2, 4]])
     np.testing.assert_array_equal(kept.sigma, data.sigma[[0, 1, 2, 4]])
     assert kept.provenance.bins == tuple(data.provenance.bins[k] for k in (0, 1, 2, 4))
-    with pytest.raises(DataQualityError, match="no angle at q = 0.005 lies in phi_ranges"):
+    with pytest.raises(DataQualityError, match=r"no angle at q = 0\.005 lies in phi_ranges"):
         select_angles(data, [[100, 120]])

@@ -97,7 +97,7 @@ def test_chunked_strategy_starts_from_a_subsample(tmp_path, monkeypatch):
     import homodyne.nlsq as nlsq_module
 
     monkeypatch.setattr(nlsq_module, "SUBSAMPLE_ELEMENTS", 20_000)
-    data, truth = _dataset(tmp_path, "static")
+    data, _ = _dataset(tmp_path, "static")
     result = fit(data, _analysis("static"), NLSQConfig(strategy="chunked"))
     assert result.success
     assert abs(result.values[0] - 1e4) < 3 * result.uncertainties[0]

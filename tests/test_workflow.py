@@ -21,7 +21,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT
 from scheduler import Slurm
 

@@ -7,6 +7,8 @@ from snakemake.utils import update_config, validate
 from homodyne import resources
 from homodyne.config import parse_config, read_yaml
 
+DEMO_DATA = "resources/demo.h5"
+
 # The config is read with homodyne's YAML loader (exponents such as 2.0e6 are numbers, as in
 # `homodyne run`), then validated by the one schema, which also fills in the defaults, and
 # checked like `homodyne run` does. A bad config stops here, before any job runs.
@@ -18,6 +20,10 @@ update_config(_merged, dict(workflow.config_settings.config or {}))  # --config 
 config.clear()
 config.update(_merged)
 validate(config, "../schemas/config.schema.yaml")
+if workflow.is_main_process:  # `homodyne validate`: every dataset file opened, all problems
+    from homodyne.validate import validate_data
+
+    validate_data(config, ", ".join(CONFIG_FILES), produced=[DEMO_DATA]).raise_for_problems()
 HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"

@@ -4,9 +4,8 @@ import os
 
 os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
 
-from homodyne import steps  # noqa: E402
-
-from homodyne.data import simulate  # noqa: E402
+from homodyne import steps
+from homodyne.data import simulate
 
 sm = snakemake  # noqa: F821
 p = sm.params

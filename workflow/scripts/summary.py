@@ -4,7 +4,7 @@ import os
 
 os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
 
-from homodyne import steps  # noqa: E402
+from homodyne import steps
 
 sm = snakemake  # noqa: F821
 with steps.logged(sm.log[0]):
