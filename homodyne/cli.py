@@ -85,20 +85,42 @@ def _cmd_import_matrix(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Analyse every configured dataset (or one) in this process."""
+    """Analyse every configured dataset (or one) in this process.
+
+    ``--method cmc`` fits NLSQ in-process for the priors and start values (without writing
+    its result files) and then runs every CMC step; ``both`` writes the NLSQ results too.
+    A dataset with ``cmc.enable: false`` gets NLSQ only.
+    """
     from homodyne.config import load_config
-    from homodyne.runner import run_nlsq
+    from homodyne.nlsq import fit
+    from homodyne.runner import load_dataset, run_cmc, run_nlsq
 
     config = load_config(args.config)
     datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
+    cache = Path(args.jax_cache) if args.jax_cache else Path(args.output) / ".jax_cache"
+    log = logging.getLogger(__name__)
     failed = []
     for ds in datasets:
-        result = run_nlsq(ds, Path(args.output) / ds.name)
+        outdir = Path(args.output) / ds.name
+        data = None
+        if args.method == "cmc" and ds.cmc.enable:
+            data = load_dataset(ds)
+            result = fit(data, ds.analysis, ds.nlsq)
+        else:
+            result = run_nlsq(ds, outdir)
         if not result.success:
             failed.append(ds.name)
+        if args.method != "nlsq" and not ds.cmc.enable:
+            log.warning("%s: cmc.enable is false; CMC skipped", ds.name)
+        elif args.method != "nlsq":
+            if not result.success:
+                log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its "
+                            "last values", ds.name, result.message)
+            run_cmc(ds, outdir, data=data, nlsq_result=result, cache_dir=cache)
     if failed:
         print(f"homodyne: NLSQ did not converge for: {', '.join(failed)} "
-              "(results were written; see 'message' in nlsq_results.json)", file=sys.stderr)
+              "(results were written; see the NLSQ 'message' in the log or "
+              "nlsq_results.json)", file=sys.stderr)
         return 1
     return 0
 
@@ -106,9 +128,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="analyse the datasets of a config in this process",
                        description="Fit every dataset of CONFIG (or --dataset NAME) and write "
-                       "DIR/<dataset>/nlsq/nlsq_results.{json,npz}.")
+                       "DIR/<dataset>/nlsq/nlsq_results.{json,npz} (--method nlsq or both) "
+                       "and DIR/<dataset>/cmc/mcmc_* (--method cmc or both). CMC fits NLSQ "
+                       "first for its priors, then samples the shards one after another.")
     p.add_argument("config", help="analysis config (YAML)")
-    p.add_argument("--method", choices=["nlsq"], default="nlsq", help="what to run")
+    p.add_argument("--method", choices=["nlsq", "cmc", "both"], default="nlsq",
+                   help="what to run (default: nlsq)")
+    p.add_argument("--jax-cache", metavar="DIR", default=None,
+                   help="JAX compilation cache of the CMC shards (default: DIR/.jax_cache)")
     p.add_argument("--dataset", help="only this dataset")
     p.add_argument("--output", default="results", help="output folder (default: results)")
     p.set_defaults(func=_cmd_run)

@@ -114,6 +114,31 @@ class NLSQConfig:
 
 
 @dataclass(frozen=True)
+class CMCConfig:
+    """Consensus Monte Carlo settings (the ``cmc`` section, SPEC §7).
+
+    ``points_per_shard`` and ``shards_per_job`` are a number or ``"auto"``: the sharding
+    step (:func:`homodyne.cmc.shard.points_per_shard`) and the workflow resolve ``auto``
+    because the right value depends on the data and the machine.
+    """
+
+    enable: bool = True
+    points_per_shard: int | str = "auto"
+    shards_per_job: int | str = "auto"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 500
+    target_accept: float = 0.85
+    max_tree_depth: int = 10
+    dense_mass: bool = True
+    prior_width: float = 5.0
+    max_divergence_rate: float = 0.1
+    seed: int = 42
+    sample_sigma: bool = True
+    heterogeneity_cv: float = 0.5
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     """One dataset with its fully resolved settings (global sections + its overrides)."""
 
@@ -122,7 +147,7 @@ class DatasetConfig:
     q: float
     analysis: AnalysisConfig
     nlsq: NLSQConfig
-    cmc: Mapping[str, Any]
+    cmc: CMCConfig
     phi_ranges: tuple[tuple[float, float], ...] | None = None
     frames: tuple[int, int] | None = None
 
@@ -183,6 +208,14 @@ def _merged(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict
     return out
 
 
+def _cmc_config(c: Mapping[str, Any]) -> CMCConfig:
+    """``CMCConfig`` with whole numbers as ``int`` (JSON Schema accepts ``4.0`` as an integer)."""
+    integers = ("points_per_shard", "shards_per_job", "chains", "warmup", "samples",
+                "max_tree_depth", "seed")
+    return CMCConfig(**{k: int(v) if k in integers and v != "auto" else v
+                        for k, v in c.items()})
+
+
 def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
     a = _merged(raw["analysis"], entry.get("analysis"))
     analysis = AnalysisConfig(
@@ -202,7 +235,7 @@ def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
         q=float(entry["q"]),
         analysis=analysis,
         nlsq=NLSQConfig(**_merged(raw["nlsq"], entry.get("nlsq"))),
-        cmc=MappingProxyType(_merged(raw["cmc"], entry.get("cmc"))),
+        cmc=_cmc_config(_merged(raw["cmc"], entry.get("cmc"))),
         phi_ranges=(tuple((float(lo), float(hi)) for lo, hi in entry["phi_ranges"])
                     if "phi_ranges" in entry else None),
         frames=tuple(entry["frames"]) if "frames" in entry else None,

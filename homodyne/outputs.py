@@ -90,3 +90,94 @@ def parameter_table(result: FitResult) -> str:
     lines.append(f"chi2 {result.chi2:.6g}  reduced {result.reduced_chi2:.4f}  dof {result.dof}  "
                  f"iterations {result.iterations}  success {result.success}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ CMC
+
+CMC_PARAMETERS = "cmc/mcmc_parameters.json"
+CMC_DIAGNOSTICS = "cmc/mcmc_diagnostics.json"
+CMC_NPZ = "cmc/mcmc_results.npz"
+CMC_NETCDF = "cmc/mcmc_inference_data.nc"
+
+
+def cmc_parameters(result) -> dict:
+    """The ``mcmc_parameters.json`` mapping of a :class:`homodyne.cmc.ConsensusResult`:
+    mean, sd and 94 % HDI (``hdi_3``, ``hdi_97``) of each sampled parameter."""
+    import arviz as az  # loaded only when CMC results are written
+
+    flat = result.draws.reshape(-1, len(result.names))
+    hdi = np.asarray(az.hdi(flat, prob=0.94, axis=0)).reshape(len(result.names), 2)
+    return {
+        "parameters": {
+            name: {"mean": float(np.mean(col)), "sd": float(np.std(col, ddof=1)),
+                   "hdi_3": float(lo), "hdi_97": float(hi)}
+            for name, col, (lo, hi) in zip(result.names, flat.T, hdi, strict=True)
+        },
+        "fixed": result.fixed,
+        "n_shards": result.n_shards,
+        "n_shards_used": result.n_shards_used,
+        "chains": result.chains,
+        "draws": result.draws_per_chain,
+        "mode": result.mode,
+        "timestamp": _timestamp(),
+        "version": homodyne.__version__,
+    }
+
+
+def cmc_diagnostics(result) -> dict:
+    """The ``mcmc_diagnostics.json`` mapping: consensus R-hat/ESS, divergences, one entry
+    per shard (used or why not), and the heterogeneity CV of the shard means."""
+    return {
+        "overall": {
+            "r_hat_max": float(np.max(result.r_hat)),
+            "ess_bulk_min": float(np.min(result.ess_bulk)),
+            "ess_tail_min": float(np.min(result.ess_tail)),
+            "divergences": result.divergences,
+            "divergence_rate": result.divergence_rate,
+        },
+        "parameters": {
+            name: {"r_hat": float(r), "ess_bulk": float(b), "ess_tail": float(t)}
+            for name, r, b, t in zip(result.names, result.r_hat, result.ess_bulk,
+                                     result.ess_tail, strict=True)
+        },
+        "shards": [
+            {"index": s.index, "used": s.used, "reason": s.reason, "n_points": s.n_points,
+             "r_hat_max": s.r_hat_max, "ess_bulk_min": s.ess_bulk_min,
+             "ess_tail_min": s.ess_tail_min, "divergences": s.divergences,
+             "divergence_rate": s.divergence_rate, "step_size": s.step_size,
+             "seconds": s.seconds}
+            for s in result.shards
+        ],
+        "heterogeneity": result.heterogeneity,
+        "heterogeneous": list(result.heterogeneous),
+    }
+
+
+def write_cmc(outdir: str | Path, result) -> list[Path]:
+    """Write the four CMC result files of SPEC §8 under ``outdir/cmc``; return the paths.
+
+    ``mcmc_results.npz`` holds the consensus draws (chain × draw × parameter), the
+    parameter names, and per-shard means and sds with the shards' indices and use, for
+    plots of shards against the consensus.  ``mcmc_inference_data.nc`` is the consensus as
+    an ArviZ DataTree (posterior group, NetCDF4).
+    """
+    from homodyne.cmc.sample import posterior_tree, write_tree  # NumPyro only for CMC
+
+    outdir = Path(outdir)
+    shards = result.shards
+    npz = write_npz(
+        outdir / CMC_NPZ, draws=result.draws, names=np.array(result.names),
+        shard_index=np.array([s.index for s in shards]),
+        shard_used=np.array([s.used for s in shards]),
+        shard_means=np.array([s.mean for s in shards]),
+        shard_sds=np.array([s.sd for s in shards]),
+        r_hat=result.r_hat, ess_bulk=result.ess_bulk, ess_tail=result.ess_tail,
+    )
+    attrs = {"mode": result.mode, "n_shards": result.n_shards,
+             "n_shards_used": result.n_shards_used,
+             "shards_used": ",".join(str(s.index) for s in shards if s.used),
+             "method": "consensus Monte Carlo (Scott et al. 2016)",
+             "homodyne_version": homodyne.__version__}
+    nc = write_tree(outdir / CMC_NETCDF, posterior_tree(result.names, result.draws, None, attrs))
+    return [write_json(outdir / CMC_PARAMETERS, cmc_parameters(result)),
+            write_json(outdir / CMC_DIAGNOSTICS, cmc_diagnostics(result)), npz, nc]

@@ -12,7 +12,7 @@ from pathlib import Path
 from homodyne.config import DatasetConfig
 from homodyne.data import XPCSData, load
 from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import parameter_table, write_nlsq
+from homodyne.outputs import parameter_table, write_cmc, write_nlsq
 
 log = logging.getLogger(__name__)
 
@@ -31,4 +31,44 @@ def run_nlsq(ds: DatasetConfig, outdir: str | Path) -> FitResult:
     paths = write_nlsq(outdir, result, data, ds.analysis)
     log.info("%s\n%s", ds.name, parameter_table(result))
     log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
+    return result
+
+
+def run_cmc(ds: DatasetConfig, outdir: str | Path, *, data: XPCSData | None = None,
+            nlsq_result: FitResult | None = None, cache_dir: str | Path | None = None):
+    """Consensus Monte Carlo of one dataset, every step in this process, same files as the
+    workflow: ``<outdir>/cmc/shards/shard_XXX.h5``, ``<outdir>/cmc/posteriors/
+    posterior_XXX.nc``, then the four result files of :func:`homodyne.outputs.write_cmc`.
+
+    Args:
+        ds: the dataset and its settings.
+        outdir: the dataset's output folder.
+        data: the loaded dataset; read from ``ds.file`` when None.
+        nlsq_result: the NLSQ fit giving priors and start; fitted here when None (its
+            result files are then not written: the priors are recorded in the shard files).
+        cache_dir: JAX persistent compilation cache; shards 2..K reuse shard 1's program.
+
+    Returns:
+        The :class:`homodyne.cmc.ConsensusResult`.
+    """
+    from homodyne.cmc import combine, make_shards, sample_shard  # NumPyro loads only for CMC
+
+    outdir = Path(outdir)
+    data = load_dataset(ds) if data is None else data
+    if nlsq_result is None:
+        log.info("%s: NLSQ fit for the CMC priors", ds.name)
+        nlsq_result = fit(data, ds.analysis, ds.nlsq)
+    shards = make_shards(data, nlsq_result, ds.cmc, outdir / "cmc" / "shards",
+                         analysis=ds.analysis)
+    log.info("%s: %d points in %d shards", ds.name, data.n_points, len(shards))
+    posteriors = []
+    for k, shard in enumerate(shards):
+        out = outdir / "cmc" / "posteriors" / f"posterior_{k:03d}.nc"
+        posteriors.append(sample_shard(shard, ds.cmc, out, cache_dir=cache_dir))
+    for stale in set((outdir / "cmc" / "posteriors").glob("posterior_*.nc")) - set(posteriors):
+        stale.unlink()
+    result = combine(posteriors, ds.cmc)
+    paths = write_cmc(outdir, result)
+    log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
+             result.n_shards, ", ".join(map(str, paths)))
     return result

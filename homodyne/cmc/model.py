@@ -1,0 +1,131 @@
+"""The NumPyro model of one shard (SPEC §7.3).
+
+Prior: free parameter ``θ_k ~ TruncatedNormal(μ_k, s_k)`` on its bounds, ``μ`` the NLSQ
+value, ``s`` the tempered prior sd.  Likelihood: ``y ~ Normal(c2_model, σ_p · f)`` at the
+shard's points, ``σ_p`` the noise estimate of the point's angle, ``f`` either 1
+(``sample_sigma: false``) or one sampled noise factor with prior ``HalfNormal(1)`` tempered
+to ``HalfNormal(√K)`` (a half-normal raised to 1/K is exactly that).  One factor for the
+whole dataset: a misjudged noise estimate is usually off by the same ratio at every angle,
+and the factor absorbs it so the parameter uncertainties stay honest.  ``c2_model`` comes
+from :meth:`Shard.model_c2`, the physics NLSQ uses.
+
+Parameterisation.  NUTS moves in an unconstrained vector ``u`` that is of order one in
+posterior units:
+
+* ``θ = μ + h·z`` with ``h`` the expected shard posterior sd (NLSQ 1σ × √K, at most the
+  prior sd), and ``z = u + softplus(a - u) - softplus(u - b)``, a smooth bijection from the
+  real line onto the bounds ``[a, b]`` (in ``z`` units) whose slope is 1 away from them.
+* ``f = exp(h_f·w)`` with ``h_f = 1/√(2n)``, the posterior sd of ``log f`` for ``n``
+  points.
+
+Why not NumPyro's own truncated normal: its support transform is a scaled sigmoid over the
+whole bound range, which is 10³-10⁶ posterior sds wide here, so the posterior occupies
+~10⁻³ of the unconstrained axis.  NumPyro's mass-matrix adaptation shrinks its estimate
+towards 10⁻³·I, which then dominates: on a 6 000-point static shard the adapted step size was
+0.02 and every draw took ~150 leapfrog steps.  In this parameterisation the same shard
+adapts to steps of order one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.distributions import constraints
+
+from homodyne.cmc.shard import Shard
+
+NOISE_FACTOR = "noise_scale"
+"""Name of the sampled noise factor ``f`` in posteriors and outputs."""
+
+
+def sampled_names(shard: Shard, sample_sigma: bool) -> tuple[str, ...]:
+    """Names of the sampled quantities, in the order of the posterior draws' last axis."""
+    return shard.free_names + ((NOISE_FACTOR,) if sample_sigma else ())
+
+
+def coordinates(shard: Shard) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(μ, h, a, b)`` of the free parameters: ``θ = μ + h z`` with ``a <= z <= b``."""
+    free = shard.free
+    loc, prior = shard.prior_loc[free], shard.prior_scale[free]
+    sigma = np.abs(shard.nlsq_uncertainty[free]) * math.sqrt(shard.n_shards)
+    h = np.where(np.isfinite(sigma) & (sigma > 0), np.minimum(sigma, prior), prior)
+    return loc, h, (shard.lower[free] - loc) / h, (shard.upper[free] - loc) / h
+
+
+def soft_clip(u, a, b):
+    """``z`` in ``(a, b)`` from unconstrained ``u``, and ``log dz/du`` (both stable)."""
+    z = u + jax.nn.softplus(a - u) - jax.nn.softplus(u - b)
+    log_jac = -jax.nn.softplus(a - u) - jax.nn.softplus(u - b) + jnp.log1p(-jnp.exp(a - b))
+    return z, log_jac
+
+
+def soft_clip_inverse(z, a, b):
+    """``u`` with ``soft_clip(u, a, b)[0] == z`` for ``a < z < b``."""
+    z, a, b = (np.asarray(x, dtype=np.float64) for x in (z, a, b))
+    return z + np.log1p(-np.exp(a - z)) - np.log(-np.expm1(z - b))
+
+
+def noise_step(shard: Shard) -> float:
+    """``h_f``: posterior sd of ``log f`` for about the shard's number of points.
+
+    From the padded length, which all shards of a run share (one compiled program).
+    """
+    return 1.0 / math.sqrt(2.0 * shard.pad_to)
+
+
+def build_model(shard: Shard, sample_sigma: bool):
+    """NumPyro model ``model(i, j, p, y, mask)`` of ``shard`` (points are arguments).
+
+    The points are arguments, not closed over, so the shards of a run (padded to the same
+    length, ``mask`` false on padding) trace to one program.
+    """
+    loc, h, a, b = coordinates(shard)
+    ratio = h / shard.prior_scale[shard.free]
+    free_idx = np.flatnonzero(shard.free)
+    values = jnp.asarray(shard.values)
+    sigma = jnp.asarray(shard.sigma)
+    n_free = len(free_idx)
+    h_f = noise_step(shard)
+
+    def model(i, j, p, y, mask):
+        u = numpyro.sample("u", dist.ImproperUniform(constraints.real, (), (n_free,)))
+        z, log_jac = soft_clip(u, a, b)
+        numpyro.factor("prior", jnp.sum(-0.5 * (ratio * z) ** 2 + log_jac))
+        full = values.at[free_idx].set(loc + h * z)
+        noise = sigma[p]
+        if sample_sigma:
+            w = numpyro.sample("w", dist.ImproperUniform(constraints.real, (), ()))
+            f = jnp.exp(h_f * w)
+            numpyro.factor("noise_prior", -0.5 * f**2 / shard.n_shards + h_f * w)
+            noise = noise * f
+        numpyro.sample("c2", dist.Normal(shard.model_c2(full, i, j, p), noise).mask(mask),
+                       obs=y)
+
+    return model
+
+
+def initial_values(shard: Shard, sample_sigma: bool) -> dict[str, np.ndarray]:
+    """Start at the NLSQ values (``z = 0``) and ``f = 1``; a value on a bound (an edge of
+    the support, infinitely far in ``u``) is nudged 10⁻³ of the range inside."""
+    _, _, a, b = coordinates(shard)
+    margin = 1e-3 * (b - a)
+    start = {"u": soft_clip_inverse(np.clip(np.zeros(len(a)), a + margin, b - margin), a, b)}
+    if sample_sigma:
+        start["w"] = np.float64(0.0)
+    return start
+
+
+def to_physical(shard: Shard, u: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Draws ``(..., n_sampled)`` in physical units (and ``f``) from draws of ``u`` (``w``)."""
+    loc, h, a, b = coordinates(shard)
+    z, _ = soft_clip(jnp.asarray(u, dtype=jnp.float64), a, b)
+    theta = loc + h * np.asarray(z)
+    if w is None:
+        return theta
+    f = np.exp(noise_step(shard) * np.asarray(w, dtype=np.float64))
+    return np.concatenate([theta, f[..., None]], axis=-1)

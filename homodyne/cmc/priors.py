@@ -1,0 +1,84 @@
+"""Priors of the shard posteriors, built from the NLSQ fit (SPEC §7.2).
+
+Each free parameter gets a normal prior at its NLSQ value, truncated at its bounds.  Its
+width is ``prior_width × σ_NLSQ``, clipped to [1 %, 50 %] of the bound range: the floor keeps
+an over-confident NLSQ covariance from pinning the sampler, the ceiling keeps an undetermined
+parameter (σ infinite or NaN) from getting a flat prior over the whole range.
+
+Consensus Monte Carlo multiplies the K shard posteriors, so a prior used whole in every shard
+would be counted K times.  Each shard therefore uses the prior raised to the power 1/K; for a
+(truncated) normal that is the same normal with its sd multiplied by √K and the same
+truncation, so the product of the K shard priors is the prior, once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from homodyne.errors import FitError
+
+MIN_WIDTH_FRACTION = 0.01
+"""Narrowest prior sd, as a fraction of the bound range."""
+MAX_WIDTH_FRACTION = 0.5
+"""Widest prior sd (also used when σ_NLSQ is infinite or NaN), as a fraction of the range."""
+
+
+@dataclass(frozen=True)
+class NLSQEstimate:
+    """What CMC needs from an NLSQ fit, in the layout ``[physical, scaling]``.
+
+    :class:`homodyne.nlsq.FitResult` has these attributes too, so either can be passed to
+    :func:`homodyne.cmc.make_shards`; this one is what :func:`read_nlsq_estimate` returns for
+    a workflow step that starts from the NLSQ result file.
+    """
+
+    names: tuple[str, ...]
+    values: np.ndarray
+    uncertainties: np.ndarray
+    free: np.ndarray
+
+
+def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
+    """Values, 1σ and free mask from an ``nlsq_results.json`` (null 1σ reads as infinite).
+
+    Raises:
+        FitError: the file is missing or does not hold a ``parameters`` mapping.
+    """
+    path = Path(path)
+    try:
+        parameters = json.loads(path.read_text())["parameters"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FitError(f"{path}: cannot read NLSQ parameters for the CMC priors ({exc})") from exc
+    names = tuple(parameters)
+
+    def column(key, missing):
+        return np.array([missing if parameters[n].get(key) is None else parameters[n][key]
+                         for n in names], dtype=np.float64)
+
+    return NLSQEstimate(
+        names=names,
+        values=column("value", math.nan),
+        uncertainties=column("uncertainty", math.inf),
+        free=np.array([not parameters[n].get("fixed", False) for n in names]),
+    )
+
+
+def prior_scale(sigma, lower, upper, prior_width: float) -> np.ndarray:
+    """Untempered prior sd: ``prior_width × σ`` clipped to [1 %, 50 %] of ``upper - lower``.
+
+    Non-finite σ (an unidentifiable parameter) gets the 50 % ceiling.
+    """
+    sigma = np.asarray(sigma, dtype=np.float64)
+    span = np.asarray(upper, dtype=np.float64) - np.asarray(lower, dtype=np.float64)
+    width = np.where(np.isfinite(sigma), prior_width * np.abs(sigma), np.inf)
+    return np.clip(width, MIN_WIDTH_FRACTION * span, MAX_WIDTH_FRACTION * span)
+
+
+def temper(scale, n_shards: int) -> np.ndarray:
+    """Sd of a normal prior raised to the power ``1/n_shards``: ``scale × √n_shards``."""
+    return np.asarray(scale, dtype=np.float64) * math.sqrt(n_shards)

@@ -1,0 +1,219 @@
+"""NUTS on one shard file, posterior written as ArviZ NetCDF (SPEC §7.3-7.4).
+
+:func:`sample_shard` is the body of one workflow shard job: shard file in, posterior file
+out.  Every shard job of a run shares a JAX persistent compilation cache (``cache_dir``):
+all shards are padded to the same length and pass their points as arguments, so they
+compile to the same program and shards 2..K load it instead of compiling it again.
+
+A shard whose data cannot be sampled (non-finite points, no finite log density at the
+start) still gets a posterior file, with NaN draws and the reason in its ``error``
+attribute: the job succeeds, and :func:`homodyne.cmc.combine` leaves the shard out and
+reports why, instead of the whole run failing on one bad shard.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.experimental.compilation_cache import compilation_cache
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import potential_energy
+
+from homodyne import __version__
+from homodyne.cmc.diagnostics import chain_diagnostics
+from homodyne.cmc.model import build_model, initial_values, sampled_names, to_physical
+from homodyne.cmc.shard import Shard, read_shard
+from homodyne.config import CMCConfig
+from homodyne.errors import FitError
+from homodyne.io import write_atomic
+
+log = logging.getLogger(__name__)
+
+
+def use_compilation_cache(cache_dir: str | Path) -> None:
+    """Use ``cache_dir`` as JAX's persistent compilation cache, for every compiled program.
+
+    JAX caches only programs that took at least a second to compile by default; the
+    thresholds are set to zero so the smaller pieces are cached as well.  JAX opens its
+    cache once per process, so switching to another folder resets it.
+    """
+    cache_dir = str(Path(cache_dir).resolve())
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    previous = jax.config.jax_compilation_cache_dir
+    if previous != cache_dir:
+        jax.config.update("jax_compilation_cache_dir", cache_dir)
+        if previous:
+            compilation_cache.reset_cache()
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def chain_layout(chains: int) -> tuple[int, int]:
+    """``(devices, chains per device)``: chains spread over as many JAX devices as divide
+    them evenly, one after another on each device.
+
+    ``chains <= devices`` is NumPyro's ``parallel``; one device is its ``sequential``.  On a
+    2-core VM with 4 chains, 2 devices × 2 sequential chains beat both 4 sequential and 4
+    vectorised chains (benchmarks/cmc.py): a vectorised step waits for the longest of the
+    chains' trajectories, and a device has one core's worth of work per step anyway.
+    """
+    devices = min(chains, jax.local_device_count())
+    n = max(k for k in range(1, devices + 1) if chains % k == 0)
+    return n, chains // n
+
+
+def _sampler(model, cfg: CMCConfig, start: dict):
+    """``run(keys, data) -> trace``: NUTS chains of ``model`` with the data as arguments.
+
+    NumPyro's functional NUTS kernel rather than its ``MCMC`` driver: ``MCMC`` closes over
+    the model arguments, so each shard's points would be compiled into the program as
+    constants and no two shards would share a compiled program.  Here the points are
+    arguments of one ``pmap``-ped program (devices × chains per device), compiled once per
+    run and served by the persistent cache to every later shard job.
+    """
+
+    def potential(*data):
+        return lambda params: potential_energy(model, data, {}, params)
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential, algo="NUTS")
+
+    def chain(key, data):
+        state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
+                            target_accept_prob=cfg.target_accept, trajectory_length=None,
+                            max_tree_depth=cfg.max_tree_depth, model_args=data, rng_key=key)
+        initial_energy = state.potential_energy
+        state = lax.fori_loop(0, cfg.warmup, lambda _, s: sample_kernel(s, model_args=data),
+                              state)
+
+        def draw(s, _):
+            s = sample_kernel(s, model_args=data)
+            return s, (s.z, s.diverging, s.num_steps, s.adapt_state.step_size,
+                       s.accept_prob, s.energy, s.potential_energy)
+
+        return initial_energy, lax.scan(draw, state, length=cfg.samples)[1]
+
+    devices, per_device = chain_layout(cfg.chains)
+    on_devices = jax.pmap(lambda keys, data: lax.map(lambda k: chain(k, data), keys),
+                          in_axes=(0, None), devices=jax.local_devices()[:devices])
+
+    def run(keys, data):
+        out = on_devices(keys.reshape(devices, per_device, *keys.shape[1:]), data)
+        return jax.tree.map(lambda x: np.asarray(x).reshape(cfg.chains, *x.shape[2:]), out)
+
+    return run
+
+
+def _padded(shard: Shard) -> tuple:
+    """Points padded to ``shard.pad_to`` (padding masked out), as JAX arrays."""
+    pad = shard.pad_to - shard.n_points
+
+    def extend(a, fill):
+        return jnp.asarray(np.concatenate([a, np.full(pad, fill, dtype=a.dtype)]))
+
+    mask = np.concatenate([np.ones(shard.n_points, bool), np.zeros(pad, bool)])
+    return (extend(shard.i, 0), extend(shard.j, 1), extend(shard.p, 0),
+            extend(shard.y, 1.0), jnp.asarray(mask))
+
+
+def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict]:
+    """Draws ``(chains, samples, n_sampled)`` in physical units and NUTS statistics.
+
+    Raises:
+        FitError: the log density is not finite at the start.
+    """
+    run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
+                   initial_values(shard, cfg.sample_sigma))
+    keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
+    initial_energy, (z, diverging, n_steps, step, accept, energy, pe) = run(keys,
+                                                                          _padded(shard))
+    if not np.all(np.isfinite(initial_energy)):
+        raise FitError("the log density is not finite at the NLSQ start")
+    draws = to_physical(shard, z["u"], z.get("w"))
+    n_steps = n_steps.astype(np.int64)
+    stats = {
+        "diverging": diverging.astype(bool),
+        "n_steps": n_steps,
+        "tree_depth": np.ceil(np.log2(n_steps + 1)).astype(np.int64),
+        "step_size": step.astype(np.float64),
+        "acceptance_rate": accept.astype(np.float64),
+        "energy": energy.astype(np.float64),
+        "lp": -pe.astype(np.float64),
+    }
+    return draws, stats
+
+
+def _unusable(shard: Shard) -> str | None:
+    if not (np.all(np.isfinite(shard.y)) and np.all(np.isfinite(shard.sigma))):
+        bad = int(np.sum(~np.isfinite(shard.y)))
+        return f"shard data are not finite ({bad} non-finite c2 values or a non-finite sigma)"
+    return None
+
+
+def posterior_tree(names, draws, stats, attrs):
+    """An ArviZ DataTree with ``posterior`` (one variable per parameter, draws ``(chain,
+    draw, parameter)``), ``sample_stats`` unless ``stats`` is None, ``attrs`` on the root."""
+    groups = {"posterior": {n: draws[..., k] for k, n in enumerate(names)}}
+    if stats is not None:
+        groups["sample_stats"] = stats
+    return az.from_dict(groups, attrs={"/": attrs})
+
+
+def write_tree(path: str | Path, tree) -> Path:
+    """Write a DataTree as NetCDF4 atomically (temporary name in the folder, then rename)."""
+    return write_atomic(path, lambda tmp: tree.to_netcdf(tmp, engine="netcdf4"))
+
+
+def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
+                 cache_dir: str | Path | None = None) -> Path:
+    """Run NUTS on one shard file and write its posterior to ``out`` (NetCDF4, atomic).
+
+    Args:
+        shard_file: a file written by :func:`homodyne.cmc.make_shards`.
+        cfg: chains, warmup, samples, target accept, tree depth, mass matrix, sigma model.
+        out: the posterior file to write.
+        cache_dir: JAX persistent compilation cache shared by the run's shard jobs.
+
+    Returns:
+        ``out``.  Root attributes: shard ``index``, ``n_shards``, ``n_points``, ``seconds``,
+        ``seed``, ``chain_layout``, ``error`` (empty unless sampling was impossible) and
+        ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
+    """
+    if cache_dir is not None:
+        use_compilation_cache(cache_dir)
+    shard = read_shard(shard_file)
+    names = sampled_names(shard, cfg.sample_sigma)
+    began = time.perf_counter()
+    error = _unusable(shard)
+    if error is None:
+        try:
+            draws, stats = _run_nuts(shard, cfg)
+        except FitError as exc:
+            error = f"NUTS could not start: {exc}"
+    if error is not None:
+        log.warning("shard %d: %s", shard.index, error)
+        draws = np.full((cfg.chains, cfg.samples, len(names)), np.nan)
+        stats = {"diverging": np.zeros((cfg.chains, cfg.samples), bool)}
+    seconds = time.perf_counter() - began
+    attrs = {
+        "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
+        "seconds": seconds, "seed": shard.seed, "mode": shard.mode,
+        "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
+        "error": error or "",
+        "shard_file": str(shard_file), "homodyne_version": __version__,
+        "fixed": json.dumps({n: float(v) for n, v, f in
+                             zip(shard.names, shard.values, shard.free, strict=True) if not f}),
+    }
+    if error is None:
+        diag = chain_diagnostics(draws)
+        log.info("shard %d: %d points, %.1f s, r_hat_max %.3f, ess_bulk_min %.0f, "
+                 "%d divergences", shard.index, shard.n_points, seconds, diag["r_hat_max"],
+                 diag["ess_bulk_min"], int(stats["diverging"].sum()))
+    return write_tree(out, posterior_tree(names, draws, stats, attrs))
