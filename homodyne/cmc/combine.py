@@ -172,9 +172,9 @@ def _reason(post: ShardPosterior, max_divergence_rate: float) -> str | None:
     if rate > max_divergence_rate:
         return f"divergence rate {rate:.3f} > max_divergence_rate {max_divergence_rate}"
     flat = post.draws.reshape(-1, post.draws.shape[-1])
-    sd = flat.std(axis=0)
-    if np.any(sd <= 0):
-        frozen = [n for n, s in zip(post.names, sd, strict=True) if s <= 0]
+    frozen = [n for n, spread in zip(post.names, np.ptp(flat, axis=0), strict=True)
+              if spread == 0]
+    if frozen:
         return f"draws of {', '.join(frozen)} never moved (singular covariance)"
     corr = np.atleast_2d(np.corrcoef(flat, rowvar=False))
     if np.linalg.eigvalsh(corr)[0] < SINGULAR_EIGENVALUE:
@@ -183,8 +183,10 @@ def _reason(post: ShardPosterior, max_divergence_rate: float) -> str | None:
 
 
 def _report(post: ShardPosterior, reason: str | None) -> ShardReport:
-    finite = np.all(np.isfinite(post.draws))
-    diag = chain_diagnostics(post.draws) if finite else {}
+    diag = {}
+    if np.all(np.isfinite(post.draws)):
+        with np.errstate(invalid="ignore", divide="ignore"):  # a frozen shard: R-hat NaN
+            diag = chain_diagnostics(post.draws)
     flat = post.draws.reshape(-1, post.draws.shape[-1])
     return ShardReport(
         index=int(post.attrs.get("index", -1)), used=reason is None, reason=reason,

@@ -1,0 +1,180 @@
+"""CMC with real NUTS runs (small): consensus against full-data NUTS, correlations, a
+corrupted shard, seeded draws, prior tempering, and ``homodyne run --method cmc``.
+
+Every run shares one JAX compilation cache, so each distinct program compiles once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import jax
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from jax.experimental.compilation_cache import compilation_cache
+
+from homodyne.cli import main
+from homodyne.cmc import combine, make_shards, read_shard, sample_shard
+from homodyne.cmc.combine import read_posterior
+from homodyne.cmc.shard import write_shard
+from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig
+from homodyne.data import load, simulate
+from homodyne.nlsq import fit
+from homodyne.outputs import CMC_DIAGNOSTICS, CMC_NETCDF, CMC_NPZ, CMC_PARAMETERS
+
+K = 4
+SIM = dict(mode="static", params={"D0": 1e4, "alpha": -0.5, "D_offset": 10.0},
+           phi=[-30.0, 0.0, 30.0], n_frames=60, dt=0.1, q=0.008, contrast=0.3, noise=0.005,
+           seed=11)
+N_POINTS = 3 * 59 * 58 // 2  # the frame at t = 0 is dropped
+NUTS = dict(chains=2, warmup=300, samples=400, seed=5)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One compilation cache for the module; JAX's previous cache settings restored after."""
+    saved = {k: getattr(jax.config, k) for k in (
+        "jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes")}
+    yield tmp_path_factory.mktemp("jax_cache")
+    for key, value in saved.items():
+        jax.config.update(key, value)
+    compilation_cache.reset_cache()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cmc_data")
+    path = simulate(folder / "static.h5", **SIM)
+    data = load(path, q=SIM["q"], dt=SIM["dt"])
+    analysis = AnalysisConfig(mode="static", dt=SIM["dt"])
+    return path, data, analysis, fit(data, analysis, NLSQConfig())
+
+
+def _sample_all(shards, cfg, folder, cache):
+    return [sample_shard(s, cfg, folder / f"posterior_{k:03d}.nc", cache_dir=cache)
+            for k, s in enumerate(shards)]
+
+
+@pytest.fixture(scope="module")
+def runs(dataset, cache, tmp_path_factory):
+    """Full-data NUTS (one shard) and the K-shard consensus of the same data."""
+    _, data, analysis, nlsq = dataset
+    folder = tmp_path_factory.mktemp("cmc_runs")
+    full_cfg = CMCConfig(points_per_shard=N_POINTS, **NUTS)
+    (full_shard,) = make_shards(data, nlsq, full_cfg, folder / "full", analysis=analysis)
+    full = read_posterior(sample_shard(full_shard, full_cfg, folder / "full.nc",
+                                       cache_dir=cache))
+    cfg = CMCConfig(points_per_shard=N_POINTS // K, **NUTS)
+    shards = make_shards(data, nlsq, cfg, folder / "shards", analysis=analysis)
+    assert len(shards) == K
+    posteriors = _sample_all(shards, cfg, folder / "posteriors", cache)
+    return full, combine(posteriors, cfg), cfg, shards, posteriors
+
+
+def test_consensus_matches_full_data_nuts(runs):
+    full, consensus, *_ = runs
+    assert consensus.names == full.names
+    assert consensus.n_shards_used == K
+    flat_full = full.draws.reshape(-1, len(full.names))
+    flat = consensus.draws.reshape(-1, len(full.names))
+    sd_full = flat_full.std(axis=0)
+    shift = np.abs(flat.mean(axis=0) - flat_full.mean(axis=0)) / sd_full
+    ratio = flat.std(axis=0) / sd_full
+    for name, s, r in zip(full.names, shift, ratio, strict=True):
+        assert s < 0.5, f"{name}: consensus mean {s:.2f} posterior sd from full NUTS"
+        assert abs(r - 1) < 0.3, f"{name}: consensus sd / full sd = {r:.2f}"
+    assert consensus.draws.shape == (NUTS["chains"], NUTS["samples"], len(full.names))
+    assert np.max(consensus.r_hat) < 1.05
+
+
+def test_correlations_survive_the_consensus(runs):
+    full, consensus, *_ = runs
+    corr_full = np.corrcoef(full.draws.reshape(-1, len(full.names)), rowvar=False)
+    corr = np.corrcoef(consensus.draws.reshape(-1, len(full.names)), rowvar=False)
+    strong = [(a, b) for a in range(len(full.names)) for b in range(a)
+              if abs(corr_full[a, b]) > 0.7]
+    names = [(full.names[a], full.names[b]) for a, b in strong]
+    assert ("D_offset", "alpha") in names and ("offset", "contrast") in names
+    for (a, b), pair in zip(strong, names, strict=True):
+        assert np.sign(corr[a, b]) == np.sign(corr_full[a, b]), pair
+        assert abs(corr[a, b] - corr_full[a, b]) < 0.15, (pair, corr[a, b], corr_full[a, b])
+
+
+def test_corrupted_shard_is_dropped_and_reported(runs, tmp_path, cache):
+    _, _, cfg, shards, posteriors = runs
+    bad = read_shard(shards[1])
+    y = bad.y.copy()
+    y[::7] = np.nan
+    corrupted = write_shard(tmp_path / "shard_001.h5", replace(bad, y=y))
+    out = sample_shard(corrupted, cfg, tmp_path / "posterior_001.nc", cache_dir=cache)
+    result = combine([posteriors[0], out, *posteriors[2:]], cfg)
+    assert result.n_shards == K and result.n_shards_used == K - 1
+    (dropped,) = [s for s in result.shards if not s.used]
+    assert dropped.index == 1
+    assert dropped.reason.startswith("sampling failed: shard data are not finite")
+    assert np.all(np.isfinite(result.draws))
+
+
+def test_same_seed_gives_identical_draws(runs, tmp_path, cache):
+    _, _, cfg, shards, posteriors = runs
+    again = sample_shard(shards[0], cfg, tmp_path / "again.nc", cache_dir=cache)
+    np.testing.assert_array_equal(read_posterior(again).draws,
+                                  read_posterior(posteriors[0]).draws)
+    assert not np.array_equal(read_posterior(posteriors[0]).draws,
+                              read_posterior(posteriors[1]).draws)
+    with xr.open_datatree(again, engine="netcdf4") as tree:
+        assert tree.attrs["index"] == 0 and tree.attrs["seed"] == read_shard(shards[0]).seed
+        assert tree.attrs["n_points"] == read_shard(shards[0]).n_points
+        assert tree.attrs["seconds"] > 0 and tree.attrs["error"] == ""
+        stats = tree["sample_stats"]
+        for key in ("diverging", "tree_depth", "step_size", "n_steps", "acceptance_rate"):
+            assert stats[key].shape == (NUTS["chains"], NUTS["samples"]), key
+
+
+def test_prior_is_counted_once_across_shards(dataset, tmp_path, cache):
+    """Shards without information return their tempered priors; the consensus of K of them
+    has the untempered prior sd, not one √K narrower."""
+    _, data, analysis, nlsq = dataset
+    flat_data = replace(data, sigma=np.full(data.n_phi, 1e3))
+    cfg = CMCConfig(points_per_shard=N_POINTS // K, sample_sigma=False, prior_width=1.0,
+                    **NUTS)
+    shards = make_shards(flat_data, nlsq, cfg, tmp_path / "shards", analysis=analysis)
+    result = combine(_sample_all(shards, cfg, tmp_path, cache), cfg)
+    shard = read_shard(shards[0])
+    prior_sd = shard.prior_scale_untempered[shard.free]
+    distance = np.minimum(shard.values - shard.lower, shard.upper - shard.values)[shard.free]
+    assert np.all(distance > 4 * shard.prior_scale[shard.free])  # truncation negligible
+    ratio = result.draws.reshape(-1, len(result.names)).std(axis=0) / prior_sd
+    np.testing.assert_allclose(ratio, 1.0, atol=0.15)
+
+
+def test_run_method_cmc_writes_the_four_outputs(dataset, tmp_path, cache):
+    path = dataset[0]
+    config = {"datasets": [{"name": "demo", "file": str(path), "q": SIM["q"]}],
+              "analysis": {"mode": "static", "dt": SIM["dt"]},
+              "cmc": {"points_per_shard": N_POINTS // K, **NUTS}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "results"
+    assert main(["run", str(tmp_path / "config.yaml"), "--method", "cmc", "--output", str(out),
+                 "--jax-cache", str(cache)]) == 0
+    res = out / "demo"
+    for name in (CMC_PARAMETERS, CMC_DIAGNOSTICS, CMC_NPZ, CMC_NETCDF):
+        assert (res / name).stat().st_size > 0, name
+    assert sorted(p.name for p in (res / "cmc/shards").iterdir()) == [
+        f"shard_{k:03d}.h5" for k in range(K)]
+    assert sorted(p.name for p in (res / "cmc/posteriors").iterdir()) == [
+        f"posterior_{k:03d}.nc" for k in range(K)]
+    assert not (res / "nlsq").exists()  # --method cmc: NLSQ only for the priors
+    params = json.loads((res / CMC_PARAMETERS).read_text())
+    assert params["n_shards"] == params["n_shards_used"] == K
+    assert params["chains"] == NUTS["chains"] and params["draws"] == NUTS["samples"]
+    d0 = params["parameters"]["D0"]
+    assert d0["hdi_3"] < 1e4 < d0["hdi_97"]
+    diagnostics = json.loads((res / CMC_DIAGNOSTICS).read_text())
+    assert [s["index"] for s in diagnostics["shards"]] == list(range(K))
+    assert diagnostics["overall"]["r_hat_max"] < 1.05
+    assert not list(out.rglob("*.tmp"))
