@@ -18,7 +18,7 @@ from homodyne.config import DatasetConfig, parse_config
 from homodyne.data import load, read_xpcs, select_angles, write_xpcs
 from homodyne.io import sha256_file, write_json
 from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import NLSQ_JSON, parameter_table, write_nlsq
+from homodyne.outputs import NLSQ_JSON, parameter_table, write_cmc, write_nlsq
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,16 @@ def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path, *,
     from homodyne.cmc import sample_shard
 
     return sample_shard(shard, ds.cmc, out, cache_dir=cache_dir)
+
+
+def combine_step(ds: DatasetConfig, posteriors, outdir: str | Path) -> list[Path]:
+    """Consensus of the shard posteriors; the four CMC result files under ``outdir``."""
+    from homodyne.cmc import combine
+
+    result = combine(posteriors, ds.cmc)
+    paths = write_cmc(outdir, result)
+    log.info("%s: CMC used %d of %d shards", ds.name, result.n_shards_used, result.n_shards)
+    return paths
 
 
 def plot_step(ds: DatasetConfig, dataset_dir: str | Path, out_dir: str | Path) -> list[Path]:

@@ -1,8 +1,11 @@
 """A real single-node Slurm on loopback for the workflow tests (facts: shared/SCHEDULERS.md).
 
 Installed from Debian's packages when absent, started afresh for each test session with its
-own slurm.conf, state and logs under a temporary folder (``SLURM_CONF`` points every Slurm
-command there), and stopped by PID.  Nothing is assumed about daemons left by other runs.
+own state and logs under a temporary folder, and stopped by PID.  Nothing is assumed about
+daemons left by other runs.  The configuration goes to the default /etc/slurm/slurm.conf:
+inside a job, snakemake-executor-plugin-slurm-jobstep drops every ``SLURM_*`` variable
+(``SLURM_CONF`` too) before its ``srun``, so no other location reaches the job steps.  A
+slurm.conf this module did not write is never overwritten.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time
 from pathlib import Path
 
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+MARKER = "# written by homodyne's tests/scheduler.py"
 COMMANDS = ["slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "munged"]
 
 
@@ -32,6 +37,7 @@ def ensure_installed() -> None:
 
 def _conf(root: Path, host: str, cpus: int, memory_mb: int) -> str:
     return "\n".join([
+        MARKER,
         "ClusterName=homodyne-test",
         f"SlurmctldHost={host}(127.0.0.1)",
         "SlurmUser=root",
@@ -63,7 +69,7 @@ class Slurm:
 
     def __init__(self, root: Path):
         self.root = root
-        self.conf = root / "slurm.conf"
+        self.conf = SYSTEM_CONF
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.pids: dict[str, int] = {}
 
@@ -77,6 +83,10 @@ class Slurm:
         host = socket.gethostname().split(".")[0]
         cpus = os.cpu_count() or 1
         memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 - 2000
+        if self.conf.exists() and MARKER not in self.conf.read_text():
+            raise RuntimeError(f"{self.conf} exists and was not written by these tests; "
+                               "refusing to replace a real Slurm configuration")
+        self.conf.parent.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(_conf(self.root, host, cpus, memory_mb))
         self._start_munge()
         for daemon, args in (("slurmctld", ["-i"]), ("slurmd", [])):
@@ -122,6 +132,8 @@ class Slurm:
                 deadline = time.monotonic() + 15
                 while _alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.1)
+        if self.conf.exists() and MARKER in self.conf.read_text():
+            self.conf.unlink()
 
 
 def _alive(pid: int) -> bool:

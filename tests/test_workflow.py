@@ -142,8 +142,11 @@ def test_demo_end_to_end(demo_run):
     work, result = demo_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     counts = job_counts(result.stderr + result.stdout)
+    # The first table is printed before the shard checkpoint ran: no nuts jobs yet.
     assert counts == {"all": 1, "simulate_demo": 1, "load": 1, "filter": 1, "nlsq": 1,
-                      "shard": 1, "plot": 1, "summary": 1}
+                      "shard": 1, "combine": 1, "plot": 1, "summary": 1}
+    nuts_logs = sorted(p.name for p in (work / "logs/demo/nuts").glob("*.log"))
+    assert nuts_logs == [f"shard_{k:03d}.log" for k in range(N_SHARDS)]
     assert_complete(work)
     for step in ("load", "filter", "nlsq", "shard", "combine", "plot", "summary"):
         assert (work / "logs/demo" / f"{step}.log").exists(), step

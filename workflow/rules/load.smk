@@ -9,7 +9,7 @@ rule simulate_demo:
         mode="laminar_flow",
         params={"D0": 1.0e4, "alpha": -0.5, "D_offset": 10.0, "gamma_dot_t0": 2.0e-3,
                 "beta": 0.3, "gamma_dot_t_offset": 0.0, "phi0": 2.0},
-        phi=[-90.0, -30.0, 0.0, 30.0, 90.0],
+        phi=[-60.0, -15.0, 10.0, 40.0, 85.0],
         n_frames=61,
         dt=0.1,
         q=0.0054,
