@@ -178,3 +178,14 @@ def test_run_method_cmc_writes_the_four_outputs(dataset, tmp_path, cache):
     assert [s["index"] for s in diagnostics["shards"]] == list(range(K))
     assert diagnostics["overall"]["r_hat_max"] < 1.05
     assert not list(out.rglob("*.tmp"))
+
+
+def test_run_method_both_with_cmc_disabled_fits_nlsq_only(dataset, tmp_path):
+    config = {"datasets": [{"name": "demo", "file": str(dataset[0]), "q": SIM["q"]}],
+              "analysis": {"mode": "static", "dt": SIM["dt"]}, "cmc": {"enable": False}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "results"
+    assert main(["run", str(tmp_path / "config.yaml"), "--method", "both", "--output",
+                 str(out)]) == 0
+    assert (out / "demo/nlsq/nlsq_results.json").exists()
+    assert not (out / "demo/cmc").exists()

@@ -201,6 +201,27 @@ def test_fewer_shards_remove_stale_files(small, tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.parametrize("per_angle_mode", ["constant", "individual", "fourier"])
+def test_shard_round_trip_keeps_the_scaling_layout(small, tmp_path, per_angle_mode):
+    data, _, _, _ = small
+    analysis = AnalysisConfig(mode="static", dt=0.1, per_angle_mode=per_angle_mode,
+                              fourier_order=1)
+    problem = build_problem(data, analysis)
+    estimate = NLSQEstimate(names=problem.names, values=problem.start,
+                            uncertainties=np.full(len(problem.names), np.inf),
+                            free=problem.free)
+    (path,) = make_shards(data, estimate, CMCConfig(points_per_shard=10**6), tmp_path,
+                          analysis=analysis)
+    s = read_shard(path)
+    assert s.scaling.effective == problem.scaling.effective
+    assert s.scaling.names == problem.scaling.names
+    np.testing.assert_array_equal(s.scaling.basis, problem.scaling.basis)
+    np.testing.assert_allclose(s.prior_scale, 0.5 * (problem.upper - problem.lower))
+    full = jnp.asarray(problem.start)
+    np.testing.assert_allclose(s.model_c2(full, s.i, s.j, s.p),
+                               problem.model(full, s.i, s.j, s.p), rtol=1e-14)
+
+
 def test_balanced_split_deals_angles_across_shards():
     p = np.repeat([0, 1, 2], [10, 7, 4])
     parts = balanced_split(p, 4, seed=0)

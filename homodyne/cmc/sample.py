@@ -71,7 +71,8 @@ def chain_layout(chains: int) -> tuple[int, int]:
 
 
 def _sampler(model, cfg: CMCConfig, start: dict):
-    """``run(keys, data) -> trace``: NUTS chains of ``model`` with the data as arguments.
+    """``run(keys, data) -> (trace, compile seconds)``: NUTS chains of ``model`` with the
+    data as arguments.
 
     NumPyro's functional NUTS kernel rather than its ``MCMC`` driver: ``MCMC`` closes over
     the model arguments, so each shard's points would be compiled into the program as
@@ -105,8 +106,13 @@ def _sampler(model, cfg: CMCConfig, start: dict):
                           in_axes=(0, None), devices=jax.local_devices()[:devices])
 
     def run(keys, data):
-        out = on_devices(keys.reshape(devices, per_device, *keys.shape[1:]), data)
-        return jax.tree.map(lambda x: np.asarray(x).reshape(cfg.chains, *x.shape[2:]), out)
+        keys = keys.reshape(devices, per_device, *keys.shape[1:])
+        began = time.perf_counter()
+        compiled = on_devices.lower(keys, data).compile()
+        compile_seconds = time.perf_counter() - began
+        out = jax.tree.map(lambda x: np.asarray(x).reshape(cfg.chains, *x.shape[2:]),
+                           compiled(keys, data))
+        return out, compile_seconds
 
     return run
 
@@ -123,8 +129,9 @@ def _padded(shard: Shard) -> tuple:
             extend(shard.y, 1.0), jnp.asarray(mask))
 
 
-def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict]:
-    """Draws ``(chains, samples, n_sampled)`` in physical units and NUTS statistics.
+def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
+    """Draws ``(chains, samples, n_sampled)`` in physical units, NUTS statistics, and the
+    seconds spent tracing and compiling (or loading the program from the cache).
 
     Raises:
         FitError: the log density is not finite at the start.
@@ -132,8 +139,8 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict]:
     run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
                    initial_values(shard, cfg.sample_sigma))
     keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
-    initial_energy, (z, diverging, n_steps, step, accept, energy, pe) = run(keys,
-                                                                          _padded(shard))
+    (initial_energy, trace), compile_seconds = run(keys, _padded(shard))
+    z, diverging, n_steps, step, accept, energy, pe = trace
     if not np.all(np.isfinite(initial_energy)):
         raise FitError("the log density is not finite at the NLSQ start")
     draws = to_physical(shard, z["u"], z.get("w"))
@@ -147,7 +154,7 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict]:
         "energy": energy.astype(np.float64),
         "lp": -pe.astype(np.float64),
     }
-    return draws, stats
+    return draws, stats, compile_seconds
 
 
 def _unusable(shard: Shard) -> str | None:
@@ -182,7 +189,8 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
         cache_dir: JAX persistent compilation cache shared by the run's shard jobs.
 
     Returns:
-        ``out``.  Root attributes: shard ``index``, ``n_shards``, ``n_points``, ``seconds``,
+        ``out``.  Root attributes: shard ``index``, ``n_shards``, ``n_points``, ``seconds``
+        (all of it), ``compile_seconds`` (tracing and compiling, or loading from the cache),
         ``seed``, ``chain_layout``, ``error`` (empty unless sampling was impossible) and
         ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
     """
@@ -192,9 +200,10 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     names = sampled_names(shard, cfg.sample_sigma)
     began = time.perf_counter()
     error = _unusable(shard)
+    compile_seconds = 0.0
     if error is None:
         try:
-            draws, stats = _run_nuts(shard, cfg)
+            draws, stats, compile_seconds = _run_nuts(shard, cfg)
         except FitError as exc:
             error = f"NUTS could not start: {exc}"
     if error is not None:
@@ -204,7 +213,8 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     seconds = time.perf_counter() - began
     attrs = {
         "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
-        "seconds": seconds, "seed": shard.seed, "mode": shard.mode,
+        "seconds": seconds, "compile_seconds": compile_seconds, "seed": shard.seed,
+        "mode": shard.mode,
         "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
         "error": error or "",
         "shard_file": str(shard_file), "homodyne_version": __version__,
@@ -213,7 +223,8 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     }
     if error is None:
         diag = chain_diagnostics(draws)
-        log.info("shard %d: %d points, %.1f s, r_hat_max %.3f, ess_bulk_min %.0f, "
-                 "%d divergences", shard.index, shard.n_points, seconds, diag["r_hat_max"],
-                 diag["ess_bulk_min"], int(stats["diverging"].sum()))
+        log.info("shard %d: %d points, %.1f s (%.1f s compiling), r_hat_max %.3f, "
+                 "ess_bulk_min %.0f, %d divergences", shard.index, shard.n_points, seconds,
+                 compile_seconds, diag["r_hat_max"], diag["ess_bulk_min"],
+                 int(stats["diverging"].sum()))
     return write_tree(out, posterior_tree(names, draws, stats, attrs))
