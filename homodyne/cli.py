@@ -10,31 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from homodyne.errors import HomodyneError
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    """Evaluate the laminar-flow model on the demo grid and write it to ``OUTPUT/model.npz``."""
-    import numpy as np
-
-    from homodyne import params
-    from homodyne.io import write_npz
-    from homodyne.physics import compute_c2
-
-    mode = "laminar_flow"
-    theta = np.array([1.0e4, -0.5, 10.0, 2.0e-3, 0.0, 0.0, 0.0])
-    t = 0.1 * np.arange(1, 201)
-    phi = np.linspace(-180.0, 135.0, 8)
-    start = time.perf_counter()
-    c2 = np.asarray(compute_c2(mode, theta, t, phi, q=0.0054, dt=0.1, contrast=0.3))
-    seconds = time.perf_counter() - start
-    out = write_npz(Path(args.output) / "model.npz", c2=c2, t=t, phi=phi, params=theta,
-                    names=np.array(params.names(mode)))
-    print(f"{mode}: c2 of {len(phi)} angles x {len(t)} frames in {seconds:.2f} s -> {out}")
-    return 0
 
 
 def _parse_params(items: list[str]) -> dict[str, float]:
@@ -117,6 +95,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its "
                             "last values", ds.name, result.message)
             run_cmc(ds, outdir, data=data, nlsq_result=result, cache_dir=cache)
+    if args.plots:
+        from homodyne.plots import plot_results
+
+        made = plot_results(args.output, dataset=args.dataset)
+        log.info("%d figures under %s", len(made), args.output)
     if failed:
         print(f"homodyne: NLSQ did not converge for: {', '.join(failed)} "
               "(results were written; see the NLSQ 'message' in the log or "
@@ -138,6 +121,8 @@ def _add_run(sub) -> None:
                    help="JAX compilation cache of the CMC shards (default: DIR/.jax_cache)")
     p.add_argument("--dataset", help="only this dataset")
     p.add_argument("--output", default="results", help="output folder (default: results)")
+    p.add_argument("--plots", action="store_true",
+                   help="draw the figures of the results afterwards (as `homodyne plot`)")
     p.set_defaults(func=_cmd_run)
 
 
@@ -302,9 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
     level.add_argument("-v", "--verbose", action="store_true", help="debug output")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="evaluate the model on the built-in demo grid")
-    demo.add_argument("--output", default="results/demo", help="output folder")
-    demo.set_defaults(func=_cmd_demo)
     _add_run(sub)
     _add_simulate(sub)
     _add_import_matrix(sub)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from homodyne import steps
 from homodyne.config import DatasetConfig
 from homodyne.data import XPCSData, load
 from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import parameter_table, write_cmc, write_nlsq
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,7 @@ def run_nlsq(ds: DatasetConfig, outdir: str | Path) -> FitResult:
     data = load_dataset(ds)
     log.info("%s: q = %.6g 1/Å, %d angles, %d frames, %d points", ds.name, data.q, data.n_phi,
              data.n_frames, data.n_points)
-    result = fit(data, ds.analysis, ds.nlsq)
-    paths = write_nlsq(outdir, result, data, ds.analysis)
-    log.info("%s\n%s", ds.name, parameter_table(result))
-    log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
-    return result
+    return steps.fit_and_write(ds, data, outdir)
 
 
 def run_cmc(ds: DatasetConfig, outdir: str | Path, *, data: XPCSData | None = None,
@@ -51,7 +47,7 @@ def run_cmc(ds: DatasetConfig, outdir: str | Path, *, data: XPCSData | None = No
     Returns:
         The :class:`homodyne.cmc.ConsensusResult`.
     """
-    from homodyne.cmc import combine, make_shards, sample_shard  # NumPyro loads only for CMC
+    from homodyne.cmc import make_shards  # NumPyro loads only for CMC
 
     outdir = Path(outdir)
     data = load_dataset(ds) if data is None else data
@@ -64,11 +60,7 @@ def run_cmc(ds: DatasetConfig, outdir: str | Path, *, data: XPCSData | None = No
     posteriors = []
     for k, shard in enumerate(shards):
         out = outdir / "cmc" / "posteriors" / f"posterior_{k:03d}.nc"
-        posteriors.append(sample_shard(shard, ds.cmc, out, cache_dir=cache_dir))
+        posteriors.append(steps.nuts_step(ds, shard, out, cache_dir=cache_dir))
     for stale in set((outdir / "cmc" / "posteriors").glob("posterior_*.nc")) - set(posteriors):
         stale.unlink()
-    result = combine(posteriors, ds.cmc)
-    paths = write_cmc(outdir, result)
-    log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
-             result.n_shards, ", ".join(map(str, paths)))
-    return result
+    return steps.combine_step(ds, posteriors, outdir)

@@ -68,13 +68,18 @@ def filter_step(ds: DatasetConfig, loaded: str | Path, out: str | Path) -> Path:
     return write_xpcs(out, data)
 
 
-def nlsq_step(ds: DatasetConfig, filtered: str | Path, outdir: str | Path) -> FitResult:
-    """Fit the filtered data; write ``nlsq/nlsq_results.{json,npz}`` under ``outdir``."""
-    data = read_xpcs(filtered)
+def fit_and_write(ds: DatasetConfig, data, outdir: str | Path) -> FitResult:
+    """Fit ``data``; write ``nlsq/nlsq_results.{json,npz}`` under ``outdir``; log the table."""
     result = fit(data, ds.analysis, ds.nlsq)
-    write_nlsq(outdir, result, data, ds.analysis)
+    paths = write_nlsq(outdir, result, data, ds.analysis)
     log.info("%s\n%s", ds.name, parameter_table(result))
+    log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
     return result
+
+
+def nlsq_step(ds: DatasetConfig, filtered: str | Path, outdir: str | Path) -> FitResult:
+    """Fit the filtered data (see :func:`fit_and_write`)."""
+    return fit_and_write(ds, read_xpcs(filtered), outdir)
 
 
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,
@@ -96,14 +101,19 @@ def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path, *,
     return sample_shard(shard, ds.cmc, out, cache_dir=cache_dir)
 
 
-def combine_step(ds: DatasetConfig, posteriors, outdir: str | Path) -> list[Path]:
-    """Consensus of the shard posteriors; the four CMC result files under ``outdir``."""
+def combine_step(ds: DatasetConfig, posteriors, outdir: str | Path):
+    """Consensus of the shard posteriors; the four CMC result files under ``outdir``.
+
+    Returns:
+        The :class:`homodyne.cmc.ConsensusResult`.
+    """
     from homodyne.cmc import combine
 
     result = combine(posteriors, ds.cmc)
     paths = write_cmc(outdir, result)
-    log.info("%s: CMC used %d of %d shards", ds.name, result.n_shards_used, result.n_shards)
-    return paths
+    log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
+             result.n_shards, ", ".join(map(str, paths)))
+    return result
 
 
 def plot_step(ds: DatasetConfig, dataset_dir: str | Path, out_dir: str | Path) -> list[Path]:

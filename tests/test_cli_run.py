@@ -61,3 +61,10 @@ def test_missing_data_file_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no.h5" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "x" / "nlsq").exists()
+
+
+def test_run_with_plots_draws_the_figures(tmp_path):
+    out = tmp_path / "results"
+    assert main(["run", str(_config(tmp_path)), "--output", str(out), "--plots"]) == 0
+    names = {p.name for p in (out / "demo/plots").glob("*.png")}
+    assert {"c2_overview.png", "c2_phi_+000.0.png", "c2_phi_+090.0.png"} <= names
