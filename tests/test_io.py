@@ -40,3 +40,17 @@ def test_failed_write_keeps_previous_file(tmp_path):
         write_atomic(path, explode)
     assert json.loads(path.read_text()) == {"a": None}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from homodyne.io import write_json
+
+    old = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
