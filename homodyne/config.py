@@ -36,9 +36,18 @@ _Loader.add_implicit_resolver(
 )
 
 
-def read_yaml(path: Path):
-    """Parse a YAML file with :class:`_Loader`."""
-    return yaml.load(path.read_text(), Loader=_Loader)  # a SafeLoader subclass
+def read_yaml(path: Path, what: str = "config file"):
+    """Parse a YAML file with :class:`_Loader`.
+
+    Raises:
+        ConfigError: the file cannot be read or is not valid YAML, naming the file.
+    """
+    try:
+        return yaml.load(path.read_text(), Loader=_Loader)  # a SafeLoader subclass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
 SECTIONS = ("analysis", "nlsq", "cmc")
 
 
@@ -289,10 +298,4 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read a YAML config file and validate it (see :func:`parse_config`)."""
     path = Path(path)
-    try:
-        data = read_yaml(path)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(data, source=str(path))
+    return parse_config(read_yaml(path), source=str(path))

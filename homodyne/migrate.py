@@ -338,10 +338,4 @@ def migrate(data: Mapping, source: str = "<2.x config>", folder: str | Path = ".
 def migrate_file(path: str | Path) -> Migration:
     """Read and convert a homodyne 2.x YAML config file (see :func:`migrate`)."""
     path = Path(path)
-    try:
-        data = read_yaml(path)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the 2.x config ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return migrate(data, source=str(path), folder=path.parent)
+    return migrate(read_yaml(path, "2.x config"), source=str(path), folder=path.parent)

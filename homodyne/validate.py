@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from homodyne import params as registry
 from homodyne.cmc.shard import resolve_points_per_shard
@@ -128,10 +127,8 @@ def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int,
 def _read_config(path: Path) -> tuple[dict | None, list[str]]:
     try:
         data = read_yaml(path)
-    except OSError as exc:
-        return None, [f"cannot read the config file ({exc.strerror})"]
-    except yaml.YAMLError as exc:
-        return None, [f"not valid YAML: {' '.join(str(exc).split())}"]
+    except ConfigError as exc:
+        return None, [str(exc).removeprefix(f"{path}: ")]
     if not isinstance(data, dict):
         return None, [f"(top level): expected a mapping with 'datasets' and 'analysis', "
                       f"got {type(data).__name__}"]
