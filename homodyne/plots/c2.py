@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from homodyne.plots.figure import margins, new_figure, styled
+from homodyne.plots.figure import margins, new_figure, panel_grid, styled
 
 MAX_FRAMES = 600
 """Largest matrix side drawn as is in a per-angle heatmap; larger ones are strided."""
@@ -245,15 +245,10 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
     n_phi, n = len(phi), len(t)
     lags = default_lags(n) if lags is None else np.asarray(lags, dtype=int)
     step = t[1] - t[0] if n > 1 else 0.0
-    cols = min(n_phi, max_cols)
-    rows = math.ceil(n_phi / cols)
-    pw, ph, gap_x, gap_y = 3.0, 2.2, 0.75, 0.65
-    width = 0.75 + cols * pw + (cols - 1) * gap_x + 0.2
-    height = 0.55 + rows * ph + (rows - 1) * gap_y + 1.2
-    fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.75, right=0.2, bottom=0.55, top=1.2),
-                        wspace=gap_x / pw, hspace=gap_y / ph)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    fig, axes = panel_grid(n_phi, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
+                           edges=(0.75, 0.2, 0.55, 1.2), sharex=True)
+    rows, cols = axes.shape
+    height = fig.get_figheight()
     handles = []
     for p, ax in enumerate(axes.flat):
         if p >= n_phi:

@@ -111,6 +111,30 @@ def margins(width: float, height: float, *, left: float, right: float, bottom: f
             "top": 1 - top / height}
 
 
+def panel_grid(n: int, max_cols: int, *, panel: tuple[float, float],
+               gaps: tuple[float, float], edges: tuple[float, float, float, float],
+               sharex: bool = False):
+    """A figure of ``n`` panels in rows of at most ``max_cols``, sized from the panels.
+
+    Args:
+        panel: width and height of one panel (inches).
+        gaps: horizontal and vertical space between panels (inches).
+        edges: left, right, bottom and top margins (inches), kept whatever the grid size.
+
+    Returns:
+        ``(figure, axes)`` with ``axes`` a 2-D array (rows x columns).
+    """
+    (pw, ph), (gap_x, gap_y), (left, right, bottom, top) = panel, gaps, edges
+    cols = min(n, max_cols)
+    rows = math.ceil(n / cols)
+    width = left + cols * pw + (cols - 1) * gap_x + right
+    height = bottom + rows * ph + (rows - 1) * gap_y + top
+    fig = new_figure(width, height)
+    fig.subplots_adjust(**margins(width, height, left=left, right=right, bottom=bottom, top=top),
+                        wspace=gap_x / pw, hspace=gap_y / ph)
+    return fig, fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+
+
 def scale_ticks(ax, which: str, name: str) -> str:
     """Plain tick labels on the ``x`` or ``y`` axis; return ``name`` with the axis' power of
     ten, for the caller to use as label or title.

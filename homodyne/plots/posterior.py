@@ -18,7 +18,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from homodyne.plots.figure import CHAIN_COLORS, margins, new_figure, scale_ticks, styled
+from homodyne.plots.figure import (
+    CHAIN_COLORS,
+    margins,
+    new_figure,
+    panel_grid,
+    scale_ticks,
+    styled,
+)
 
 DROPPED_GID = "dropped-shards"
 """``gid`` of the artist marking dropped shards, so a test or script can find it."""
@@ -102,15 +109,9 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     reference = reference or {}
     flat = _flat(draws)
     n_par = len(names)
-    cols = min(n_par, max_cols)
-    rows = math.ceil(n_par / cols)
-    pw, ph, gap_x, gap_y = 2.3, 1.7, 0.35, 0.75
-    width = 0.3 + cols * pw + (cols - 1) * gap_x + 0.3
-    height = 0.55 + rows * ph + (rows - 1) * gap_y + 0.85
-    fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.3, right=0.3, bottom=0.55, top=0.85),
-                        wspace=gap_x / pw, hspace=gap_y / ph)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    fig, axes = panel_grid(n_par, max_cols, panel=(2.3, 1.7), gaps=(0.35, 0.75),
+                           edges=(0.3, 0.3, 0.55, 0.85))
+    height = fig.get_figheight()
     for k, ax in enumerate(axes.flat):
         if k >= n_par:
             ax.set_visible(False)
@@ -227,15 +228,10 @@ def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np
     used = np.asarray(shard_used, dtype=bool)
     n_shards, n_par = shard_means.shape
     index = np.arange(n_shards)
-    cols = min(n_par, max_cols)
-    rows = math.ceil(n_par / cols)
-    pw, ph, gap_x, gap_y = 2.9, 1.9, 0.8, 0.6
-    width = 0.85 + cols * pw + (cols - 1) * gap_x + 0.2
-    height = 0.55 + rows * ph + (rows - 1) * gap_y + 1.1
-    fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.85, right=0.2, bottom=0.55, top=1.1),
-                        wspace=gap_x / pw, hspace=gap_y / ph)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    fig, axes = panel_grid(n_par, max_cols, panel=(2.9, 1.9), gaps=(0.8, 0.6),
+                           edges=(0.85, 0.2, 0.55, 1.1), sharex=True)
+    rows, cols = axes.shape
+    height = fig.get_figheight()
     for k, ax in enumerate(axes.flat):
         if k >= n_par:
             ax.set_visible(False)
