@@ -97,12 +97,6 @@ def title(name: str, mode: str, q: float, phi: float | None = None) -> str:
     return text if phi is None else f"{text} · φ = {phi:+.1f}°"
 
 
-def grid_shape(n: int, max_cols: int) -> tuple[int, int]:
-    """Rows and columns of a near-square grid of ``n`` panels, at most ``max_cols`` wide."""
-    cols = max(1, min(max_cols, math.ceil(math.sqrt(n))))
-    return math.ceil(n / cols), cols
-
-
 def margins(width: float, height: float, *, left: float, right: float, bottom: float,
             top: float) -> dict[str, float]:
     """``subplots_adjust`` fractions for margins given in inches on a ``width`` x ``height``
