@@ -29,6 +29,10 @@ from pathlib import Path
 # shadow the nlsq package that homodyne.nlsq imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
+from homodyne import layout, runtime  # noqa: E402
+
+runtime.configure()
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -45,6 +49,8 @@ Q, DT = 0.0054, 0.1
 JOB = """
 import sys, time
 start = time.perf_counter()
+from homodyne import runtime
+runtime.configure()
 from homodyne.cmc import sample_shard
 from homodyne.config import CMCConfig
 sample_shard(sys.argv[1], CMCConfig(), sys.argv[2], cache_dir=sys.argv[3] or None)
@@ -109,7 +115,7 @@ def main() -> None:
     posteriors = [sample_shard(s, cfg, stage_dir / "cmc" / "posteriors" / f"posterior_{k:03d}.nc",
                                cache_dir=stage_dir / ".jax_cache") for k, s in enumerate(paths)]
     result = combine(posteriors, cfg)
-    write_cmc(stage_dir, result)
+    write_cmc(layout.dataset(work, "stage"), result, {})
     stage = time.perf_counter() - start
     sampler = sum(s.seconds for s in result.shards)
     compiling = sum(float(read_posterior(p).attrs["compile_seconds"]) for p in posteriors)

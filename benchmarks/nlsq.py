@@ -21,7 +21,10 @@ from pathlib import Path
 
 import yaml
 
+from homodyne import runtime
 from homodyne.data import simulate
+
+runtime.configure()
 
 CASES = {
     "static_3x200": dict(mode="static", phi=[0.0, 60.0, 120.0], n_frames=200),

@@ -18,7 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import homodyne
+from homodyne import runtime
 from homodyne.physics import compute_c2, compute_c2_points
+
+runtime.configure()
 
 THETA = jnp.array([1.0e4, -0.5, 10.0, 2.0e-3, 0.0, 0.0, 0.0])
 Q, DT = 0.0054, 0.1

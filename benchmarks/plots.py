@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import tempfile
 import time
@@ -29,6 +30,7 @@ import matplotlib
 import numpy as np
 
 import homodyne
+from homodyne import layout, runtime
 from homodyne.config import AnalysisConfig
 from homodyne.data import load, simulate
 from homodyne.nlsq import fit
@@ -37,11 +39,13 @@ from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, save_figure
 from homodyne.plots.files import read_nlsq
 
+runtime.configure()
+
 MODE, Q, DT = "laminar_flow", 0.0054, 0.1
 THETA = {"D0": 2e3, "alpha": 0.3, "gamma_dot_t0": 2e-3}
 
 
-def _fitted_dataset(root: Path, n_phi: int, n_frames: int) -> Path:
+def _fitted_dataset(root: Path, n_phi: int, n_frames: int) -> layout.DatasetLayout:
     phi = np.linspace(-180.0, 180.0, n_phi, endpoint=False) + 22.5
     h5 = simulate(root / "bench.h5", mode=MODE, params=THETA, phi=phi, n_frames=n_frames,
                   dt=DT, q=Q, noise=0.01)
@@ -51,8 +55,9 @@ def _fitted_dataset(root: Path, n_phi: int, n_frames: int) -> Path:
     result = fit(data, analysis)
     print(f"(fit of {n_phi} x {n_frames - 1} frames: {time.perf_counter() - start:.1f} s, "
           "not counted)")
-    write_nlsq(root / "bench", result, data, analysis)
-    return root / "bench"
+    out = layout.dataset(root, "bench")
+    write_nlsq(out, result, data, analysis, {})
+    return out
 
 
 def _timed(fn):
@@ -83,7 +88,7 @@ def _figures(t, phi, c2_exp, c2_fit, sigma, out: Path) -> dict[str, float]:
     return {name: _timed(build)[0] for name, build in builders.items()}
 
 
-def _synthetic_cmc(folder: Path) -> None:
+def _synthetic_cmc(folder: layout.DatasetLayout) -> None:
     rng = np.random.default_rng(0)
     names = ["D0", "alpha", "D_offset", "gamma_dot_t0", "beta", "gamma_dot_t_offset", "phi0",
              "contrast", "offset"]
@@ -94,9 +99,10 @@ def _synthetic_cmc(folder: Path) -> None:
     means = centre + scale * rng.normal(size=(10, 9))
     used = np.ones(10, dtype=bool)
     used[3] = False
-    (folder / "cmc").mkdir(exist_ok=True)
-    np.savez(folder / "cmc/mcmc_results.npz", draws=draws, names=np.array(names),
+    Path(folder.cmc_npz).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(folder.cmc_npz, draws=draws, names=np.array(names),
              shard_means=means, shard_sds=np.tile(3 * scale, (10, 1)), shard_used=used)
+    Path(folder.cmc_diagnostics).write_text(json.dumps({"shards": []}))
 
 
 def main() -> None:
@@ -114,8 +120,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         folder = _fitted_dataset(root, args.angles, args.frames + 1)
-        first, written = _timed(lambda: plot_nlsq(folder))
-        best = min(_timed(lambda: plot_nlsq(folder))[0] for _ in range(args.repeat))
+        first, written = _timed(lambda: plot_nlsq(folder, folder.plots))
+        best = min(_timed(lambda: plot_nlsq(folder, folder.plots))[0] for _ in range(args.repeat))
         size = sum(p.stat().st_size for p in written) / 1e6
         print(f"\nplot_nlsq, {args.angles} angles x {args.frames} frames: {len(written)} "
               f"PNGs ({size:.1f} MB), first {first:.2f} s, best of {args.repeat} {best:.2f} s")
@@ -140,7 +146,7 @@ def main() -> None:
             print(f"  {name:<24} {value:6.2f} s")
 
         _synthetic_cmc(folder)
-        first, written = _timed(lambda: plot_cmc(folder))
+        first, written = _timed(lambda: plot_cmc(folder, folder.plots))
         print(f"\nplot_cmc, 4 chains x 1000 draws, 9 parameters, 10 shards: {len(written)} "
               f"PNGs in {first:.2f} s")
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from homodyne import runtime
 from homodyne.errors import HomodyneError
 
 
@@ -63,43 +64,25 @@ def _cmd_import_matrix(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Analyse every configured dataset (or one) in this process.
+    """Analyse every configured dataset (or one) in this process, through the workflow's
+    steps and files (:mod:`homodyne.runner`).
 
-    ``--method cmc`` fits NLSQ in-process for the priors and start values (without writing
-    its result files) and then runs every CMC step; ``both`` writes the NLSQ results too.
-    A dataset with ``cmc.enable: false`` gets NLSQ only.
+    ``--method nlsq`` runs the NLSQ steps only; ``cmc`` and ``both`` add the CMC steps for
+    datasets with ``cmc.enable`` (the NLSQ result files are written either way: they hold
+    the priors of the shards).
     """
     from homodyne.config import load_config
-    from homodyne.nlsq import fit
-    from homodyne.runner import load_dataset, run_cmc, run_nlsq
+    from homodyne.runner import run, without_cmc
 
     config = load_config(args.config)
     datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
-    cache = Path(args.jax_cache) if args.jax_cache else Path(args.output) / ".jax_cache"
     log = logging.getLogger(__name__)
-    failed = []
+    if args.method == "nlsq":
+        datasets = [without_cmc(ds) for ds in datasets]
     for ds in datasets:
-        outdir = Path(args.output) / ds.name
-        data = None
-        if args.method == "cmc" and ds.cmc.enable:
-            data = load_dataset(ds)
-            result = fit(data, ds.analysis, ds.nlsq)
-        else:
-            result = run_nlsq(ds, outdir)
-        if not result.success:
-            failed.append(ds.name)
         if args.method != "nlsq" and not ds.cmc.enable:
             log.warning("%s: cmc.enable is false; CMC skipped", ds.name)
-        elif args.method != "nlsq":
-            if not result.success:
-                log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its "
-                            "last values", ds.name, result.message)
-            run_cmc(ds, outdir, data=data, nlsq_result=result, cache_dir=cache)
-    if args.plots:
-        from homodyne.plots import plot_results
-
-        made = plot_results(args.output, dataset=args.dataset)
-        log.info("%d figures under %s", len(made), args.output)
+    failed = run(datasets, args.output, plots=config.plots if args.plots else None)
     if failed:
         print(f"homodyne: NLSQ did not converge for: {', '.join(failed)} "
               "(results were written; see the NLSQ 'message' in the log or "
@@ -112,8 +95,9 @@ def _add_run(sub) -> None:
     p = sub.add_parser("run", help="analyse the datasets of a config in this process",
                        description="Fit every dataset of CONFIG (or --dataset NAME) and write "
                        "DIR/<dataset>/nlsq/nlsq_results.{json,npz} (--method nlsq or both) "
-                       "and DIR/<dataset>/cmc/mcmc_* (--method cmc or both). CMC fits NLSQ "
-                       "first for its priors, then samples the shards one after another.")
+                       "and DIR/<dataset>/cmc/mcmc_* (--method cmc or both), through the "
+                       "same steps and files as the workflow; the shards are sampled one "
+                       "after another.")
     p.add_argument("config", help="analysis config (YAML)")
     p.add_argument("--method", choices=["nlsq", "cmc", "both"], default="nlsq",
                    help="what to run (default: nlsq)")
@@ -296,10 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _jax_cache(args: argparse.Namespace) -> Path | None:
+    """The compilation cache of ``homodyne run`` (the workflow's: ``<output>/.jax_cache``)."""
+    if args.command != "run":
+        return None
+    return Path(args.jax_cache) if args.jax_cache else Path(args.output) / ".jax_cache"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stdout, force=True)
+    runtime.configure(cache_dir=_jax_cache(args))
     try:
         return args.func(args)
     except HomodyneError as exc:

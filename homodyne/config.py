@@ -169,6 +169,11 @@ class Config:
     raw: Mapping[str, Any]
     datasets: tuple[DatasetConfig, ...]
 
+    @property
+    def plots(self) -> Mapping[str, Any]:
+        """The ``plots`` section: figure settings, read by the plot steps only."""
+        return self.raw["plots"]
+
     def dataset(self, name: str) -> DatasetConfig:
         for d in self.datasets:
             if d.name == name:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -35,11 +36,15 @@ from homodyne.physics import AngleScaling, angle_scaling, compute_c2, compute_c2
 
 
 def _import_least_squares():
-    """Import nlsq with the process's real stderr in place.
+    """Import nlsq when a fit needs it, with the process's real stderr in place.
 
     nlsq calls ``faulthandler.enable()`` on import, which fails when ``sys.stderr`` has been
-    replaced by a stream without a file descriptor (captured output, notebooks).
+    replaced by a stream without a file descriptor (captured output, notebooks).  Unless
+    told otherwise it also points JAX's persistent cache at ``~/.cache/nlsq`` and adds a
+    handler to the root logger; the run chooses its cache (:mod:`homodyne.runtime`).
+    Importing it lazily keeps it out of processes that never fit, such as Snakemake's.
     """
+    os.environ.setdefault("NLSQ_DISABLE_PERSISTENT_CACHE", "1")
     redirected, sys.stderr = sys.stderr, sys.__stderr__ or sys.stderr
     try:
         from nlsq import LeastSquares
@@ -47,8 +52,6 @@ def _import_least_squares():
         sys.stderr = redirected
     return LeastSquares
 
-
-LeastSquares = _import_least_squares()
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +328,7 @@ def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Soluti
     def callback(iteration, cost, params, info):
         progress(iteration, float(cost))
 
-    result = LeastSquares().least_squares(
+    result = _import_least_squares()().least_squares(
         residual, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
         x_scale="jac", loss=cfg.loss, f_scale=cfg.f_scale, ftol=cfg.ftol, xtol=cfg.xtol,
         gtol=cfg.gtol, max_nfev=cfg.max_iterations, callback=callback,

@@ -1,4 +1,4 @@
-"""The per-dataset result files of SPEC §8, shared by ``homodyne run`` and the workflow.
+"""The contents of the per-dataset result files, shared by ``homodyne run`` and the workflow.
 
 Functions here turn results into plain mappings and arrays (pure) and write them with the
 atomic helpers of :mod:`homodyne.io`, so a result file either is complete or does not exist.
@@ -15,18 +15,17 @@ import numpy as np
 import homodyne
 from homodyne.data import XPCSData
 from homodyne.io import write_json, write_npz
+from homodyne.layout import DatasetLayout
 from homodyne.nlsq import FitResult, build_problem
-
-NLSQ_JSON = "nlsq/nlsq_results.json"
-NLSQ_NPZ = "nlsq/nlsq_results.npz"
 
 
 def _timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def nlsq_summary(result: FitResult, data: XPCSData) -> dict:
-    """The ``nlsq_results.json`` mapping: values and 1σ by name, fit quality, provenance."""
+def nlsq_summary(result: FitResult, data: XPCSData, settings: dict) -> dict:
+    """The ``nlsq_results.json`` mapping: values and 1σ by name, fit quality, provenance, and
+    the settings the fit was computed with (:func:`homodyne.settings.step_settings`)."""
     return {
         "parameters": {
             name: {"value": float(v), "uncertainty": float(u), "fixed": not bool(f)}
@@ -55,27 +54,28 @@ def nlsq_summary(result: FitResult, data: XPCSData) -> dict:
         "q": data.q,
         "dt": data.dt,
         "provenance": asdict(data.provenance),
+        "settings": settings,
         "timestamp": _timestamp(),
         "version": homodyne.__version__,
     }
 
 
-def write_nlsq(outdir: str | Path, result: FitResult, data: XPCSData, analysis) -> list[Path]:
-    """Write ``nlsq/nlsq_results.json`` and ``.npz`` under ``outdir``; return the paths.
+def write_nlsq(ds: DatasetLayout, result: FitResult, data: XPCSData, analysis,
+               settings: dict) -> list[Path]:
+    """Write the dataset's ``nlsq_results.json`` and ``.npz``; return the paths.
 
     The npz holds the fitted model on the full grid (``c2_fit``) and the residuals
     ``c2_exp - c2_fit``; ``sigma`` is stored so they can be normalised.
     """
-    outdir = Path(outdir)
     c2_fit = build_problem(data, analysis).model_matrix(result.values)
     npz = write_npz(
-        outdir / NLSQ_NPZ,
+        ds.nlsq_npz,
         parameters=result.values, names=np.array(result.names), covariance=result.covariance,
         uncertainties=result.uncertainties, phi=data.phi, t=data.t, sigma=data.sigma,
         c2_exp=data.c2, c2_fit=c2_fit, residuals=data.c2 - c2_fit,
         contrast=result.contrast, offset=result.offset,
     )
-    js = write_json(outdir / NLSQ_JSON, nlsq_summary(result, data))
+    js = write_json(ds.nlsq_json, nlsq_summary(result, data, settings))
     return [js, npz]
 
 
@@ -94,13 +94,7 @@ def parameter_table(result: FitResult) -> str:
 
 # ------------------------------------------------------------------------------ CMC
 
-CMC_PARAMETERS = "cmc/mcmc_parameters.json"
-CMC_DIAGNOSTICS = "cmc/mcmc_diagnostics.json"
-CMC_NPZ = "cmc/mcmc_results.npz"
-CMC_NETCDF = "cmc/mcmc_inference_data.nc"
-
-
-def cmc_parameters(result) -> dict:
+def cmc_parameters(result, settings: dict) -> dict:
     """The ``mcmc_parameters.json`` mapping of a :class:`homodyne.cmc.ConsensusResult`:
     mean, sd and 94 % HDI (``hdi_3``, ``hdi_97``) of each sampled parameter."""
     import arviz as az  # loaded only when CMC results are written
@@ -119,6 +113,7 @@ def cmc_parameters(result) -> dict:
         "chains": result.chains,
         "draws": result.draws_per_chain,
         "mode": result.mode,
+        "settings": settings,
         "timestamp": _timestamp(),
         "version": homodyne.__version__,
     }
@@ -153,8 +148,8 @@ def cmc_diagnostics(result) -> dict:
     }
 
 
-def write_cmc(outdir: str | Path, result) -> list[Path]:
-    """Write the four CMC result files of SPEC §8 under ``outdir/cmc``; return the paths.
+def write_cmc(ds: DatasetLayout, result, settings: dict) -> list[Path]:
+    """Write the dataset's four CMC result files; return the paths.
 
     ``mcmc_results.npz`` holds the consensus draws (chain × draw × parameter), the
     parameter names, and per-shard means and sds with the shards' indices and use, for
@@ -163,10 +158,9 @@ def write_cmc(outdir: str | Path, result) -> list[Path]:
     """
     from homodyne.cmc.sample import posterior_tree, write_tree  # NumPyro only for CMC
 
-    outdir = Path(outdir)
     shards = result.shards
     npz = write_npz(
-        outdir / CMC_NPZ, draws=result.draws, names=np.array(result.names),
+        ds.cmc_npz, draws=result.draws, names=np.array(result.names),
         shard_index=np.array([s.index for s in shards]),
         shard_used=np.array([s.used for s in shards]),
         shard_means=np.array([s.mean for s in shards]),
@@ -178,6 +172,6 @@ def write_cmc(outdir: str | Path, result) -> list[Path]:
              "shards_used": ",".join(str(s.index) for s in shards if s.used),
              "method": "consensus Monte Carlo (Scott et al. 2016)",
              "homodyne_version": homodyne.__version__}
-    nc = write_tree(outdir / CMC_NETCDF, posterior_tree(result.names, result.draws, None, attrs))
-    return [write_json(outdir / CMC_PARAMETERS, cmc_parameters(result)),
-            write_json(outdir / CMC_DIAGNOSTICS, cmc_diagnostics(result)), npz, nc]
+    nc = write_tree(ds.cmc_netcdf, posterior_tree(result.names, result.draws, None, attrs))
+    return [write_json(ds.cmc_parameters, cmc_parameters(result, settings)),
+            write_json(ds.cmc_diagnostics, cmc_diagnostics(result)), npz, nc]

@@ -1,66 +1,70 @@
-"""In-process analysis of configured datasets: what ``homodyne run`` does, step by step.
+"""``homodyne run``: the workflow's steps, in the workflow's order, on the workflow's files,
+in one process for users without Snakemake.
 
-The workflow runs the same library calls as separate Snakemake jobs; this module chains
-them for users without Snakemake.
+Each dataset goes through :mod:`homodyne.steps` exactly as the Snakemake rules chain them
+(load, filter, nlsq, shard, nuts per shard, combine, plot, summary), with the paths of
+:mod:`homodyne.layout`, so both drivers give the same result files.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from homodyne import steps
+from homodyne import layout, steps
 from homodyne.config import DatasetConfig
-from homodyne.data import XPCSData, load
-from homodyne.nlsq import FitResult, fit
+from homodyne.nlsq import FitResult
 
 log = logging.getLogger(__name__)
 
 
-def load_dataset(ds: DatasetConfig) -> XPCSData:
-    """Read a configured dataset from its HDF5 file (q, angles and frames as configured)."""
-    return load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges, frames=ds.frames)
+def without_cmc(ds: DatasetConfig) -> DatasetConfig:
+    """``ds`` with CMC switched off (``homodyne run --method nlsq``)."""
+    return replace(ds, cmc=replace(ds.cmc, enable=False))
 
 
-def run_nlsq(ds: DatasetConfig, outdir: str | Path) -> FitResult:
-    """Load, fit and write ``<outdir>/nlsq/nlsq_results.{json,npz}`` for one dataset."""
-    data = load_dataset(ds)
-    log.info("%s: q = %.6g 1/Å, %d angles, %d frames, %d points", ds.name, data.q, data.n_phi,
-             data.n_frames, data.n_points)
-    return steps.fit_and_write(ds, data, outdir)
-
-
-def run_cmc(ds: DatasetConfig, outdir: str | Path, *, data: XPCSData | None = None,
-            nlsq_result: FitResult | None = None, cache_dir: str | Path | None = None):
-    """Consensus Monte Carlo of one dataset, every step in this process, same files as the
-    workflow: ``<outdir>/cmc/shards/shard_XXX.h5``, ``<outdir>/cmc/posteriors/
-    posterior_XXX.nc``, then the four result files of :func:`homodyne.outputs.write_cmc`.
-
-    Args:
-        ds: the dataset and its settings.
-        outdir: the dataset's output folder.
-        data: the loaded dataset; read from ``ds.file`` when None.
-        nlsq_result: the NLSQ fit giving priors and start; fitted here when None (its
-            result files are then not written: the priors are recorded in the shard files).
-        cache_dir: JAX persistent compilation cache; shards 2..K reuse shard 1's program.
+def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = None) -> FitResult:
+    """Every step of one dataset; CMC steps when ``ds.cmc.enable``; figures unless ``plots``
+    is None.
 
     Returns:
-        The :class:`homodyne.cmc.ConsensusResult`.
+        The NLSQ fit.
     """
-    from homodyne.cmc import make_shards  # NumPyro loads only for CMC
+    out = layout.dataset(root, ds.name)
+    steps.load_step(ds, out.loaded)
+    steps.filter_step(ds, out.loaded, out.filtered)
+    Path(out.loaded).unlink()  # temporary, as in the workflow
+    result = steps.nlsq_step(ds, out.filtered, out)
+    if ds.cmc.enable:
+        if not result.success:
+            log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its last "
+                        "values", ds.name, result.message)
+        shards = steps.shard_step(ds, out.filtered, out.nlsq_json, out.shards)
+        posteriors = [steps.nuts_step(ds, shard, out.posterior(k))
+                      for k, shard in zip(layout.shard_indices(shards), shards, strict=True)]
+        for stale in set(Path(out.posteriors).glob("*")) - {Path(p) for p in posteriors}:
+            stale.unlink()
+        steps.combine_step(ds, posteriors, out)
+    if plots is not None:
+        shutil.rmtree(out.plots, ignore_errors=True)  # the workflow's plot output is a folder
+        steps.plot_step(ds, out, out.plots, plots)
+    steps.summary_step(ds, out, out.summary)
+    return result
 
-    outdir = Path(outdir)
-    data = load_dataset(ds) if data is None else data
-    if nlsq_result is None:
-        log.info("%s: NLSQ fit for the CMC priors", ds.name)
-        nlsq_result = fit(data, ds.analysis, ds.nlsq)
-    shards = make_shards(data, nlsq_result, ds.cmc, outdir / "cmc" / "shards",
-                         analysis=ds.analysis)
-    log.info("%s: %d points in %d shards", ds.name, data.n_points, len(shards))
-    posteriors = []
-    for k, shard in enumerate(shards):
-        out = outdir / "cmc" / "posteriors" / f"posterior_{k:03d}.nc"
-        posteriors.append(steps.nuts_step(ds, shard, out, cache_dir=cache_dir))
-    for stale in set((outdir / "cmc" / "posteriors").glob("posterior_*.nc")) - set(posteriors):
-        stale.unlink()
-    return steps.combine_step(ds, posteriors, outdir)
+
+def run(datasets: Sequence[DatasetConfig], root: str | Path,
+        plots: Mapping | None = None) -> list[str]:
+    """:func:`run_dataset` for each dataset, then the cross-dataset figure (with ``plots``
+    and two or more datasets).
+
+    Returns:
+        The names of the datasets whose NLSQ fit did not converge.
+    """
+    failed = [ds.name for ds in datasets if not run_dataset(ds, root, plots).success]
+    if plots is not None and len(datasets) > 1:
+        steps.plot_datasets_step(datasets, [layout.dataset(root, ds.name) for ds in datasets],
+                                 layout.datasets_figure(root), plots)
+    return failed

@@ -1,24 +1,31 @@
-"""One function per workflow step, from input files to output files.
+"""One function per pipeline step, from its declared input files to its declared outputs.
 
 The Snakemake rules call these through their short scripts (one job per step and shard),
-and ``homodyne run`` calls the same functions in one process, so both produce the same
-files.  Every file is written atomically by the functions underneath.
+and ``homodyne run`` (:mod:`homodyne.runner`) calls the same functions, in the same order, on
+the same files, so both drivers produce the same results.  A step reads only the files it is
+given and writes only the files it is given (their paths come from :mod:`homodyne.layout`);
+every file is written atomically by the functions underneath.  Each result records the
+settings it was computed with (:mod:`homodyne.settings`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import homodyne
 from homodyne.config import DatasetConfig, parse_config
-from homodyne.data import load, read_xpcs, select_angles, write_xpcs
-from homodyne.io import sha256_file, write_json
+from homodyne.data import load, read_xpcs, require_finite, select_angles, write_xpcs
+from homodyne.io import write_json
+from homodyne.layout import DatasetLayout
 from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import NLSQ_JSON, parameter_table, write_cmc, write_nlsq
+from homodyne.outputs import parameter_table, write_cmc, write_nlsq
+from homodyne.plots.files import read_json
+from homodyne.settings import step_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,56 +60,55 @@ def dataset_from(config: dict, name: str) -> DatasetConfig:
 
 
 def load_step(ds: DatasetConfig, out: str | Path) -> Path:
-    """Read the dataset's q ring and frame window (all angles) into an intermediate file."""
-    data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames)
+    """Read every angle of the dataset's q ring in its frame window into ``out``.
+
+    Non-finite values are kept here: whether they matter depends on the angles the filter
+    step keeps.
+    """
+    data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames, check_finite=False)
     log.info("%s: q = %.6g 1/Å, %d angles, %d frames from %s", ds.name, data.q, data.n_phi,
              data.n_frames, ds.file)
     return write_xpcs(out, data)
 
 
 def filter_step(ds: DatasetConfig, loaded: str | Path, out: str | Path) -> Path:
-    """Keep the configured angles (``phi_ranges``)."""
-    data = select_angles(read_xpcs(loaded), ds.phi_ranges)
+    """Keep the configured angles (``phi_ranges``); they must hold finite values only."""
+    data = require_finite(select_angles(read_xpcs(loaded), ds.phi_ranges))
     log.info("%s: %d angles kept: %s", ds.name, data.n_phi,
              ", ".join(f"{p:g}" for p in data.phi))
     return write_xpcs(out, data)
 
 
-def fit_and_write(ds: DatasetConfig, data, outdir: str | Path) -> FitResult:
-    """Fit ``data``; write ``nlsq/nlsq_results.{json,npz}`` under ``outdir``; log the table."""
+def nlsq_step(ds: DatasetConfig, filtered: str | Path, out: DatasetLayout) -> FitResult:
+    """Fit the filtered data; write ``out``'s NLSQ files; log the parameter table."""
+    data = read_xpcs(filtered)
     result = fit(data, ds.analysis, ds.nlsq)
-    paths = write_nlsq(outdir, result, data, ds.analysis)
+    paths = write_nlsq(out, result, data, ds.analysis, step_settings(ds, "nlsq"))
     log.info("%s\n%s", ds.name, parameter_table(result))
     log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
     return result
 
 
-def nlsq_step(ds: DatasetConfig, filtered: str | Path, outdir: str | Path) -> FitResult:
-    """Fit the filtered data (see :func:`fit_and_write`)."""
-    return fit_and_write(ds, read_xpcs(filtered), outdir)
-
-
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,
-               outdir: str | Path) -> list[Path]:
+               out_dir: str | Path) -> list[Path]:
     """Split the filtered data into shard files with priors from the NLSQ result."""
     from homodyne.cmc import make_shards, read_nlsq_estimate
 
     estimate = read_nlsq_estimate(nlsq_json)
-    paths = make_shards(read_xpcs(filtered), estimate, ds.cmc, outdir, analysis=ds.analysis)
-    log.info("%s: %d shards in %s", ds.name, len(paths), outdir)
+    paths = make_shards(read_xpcs(filtered), estimate, ds.cmc, out_dir, analysis=ds.analysis)
+    log.info("%s: %d shards in %s", ds.name, len(paths), out_dir)
     return paths
 
 
-def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path, *,
-              cache_dir: str | Path | None = None) -> Path:
+def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path) -> Path:
     """NUTS on one shard file; the posterior is written to ``out``."""
     from homodyne.cmc import sample_shard
 
-    return sample_shard(shard, ds.cmc, out, cache_dir=cache_dir)
+    return sample_shard(shard, ds.cmc, out)
 
 
-def combine_step(ds: DatasetConfig, posteriors, outdir: str | Path):
-    """Consensus of the shard posteriors; the four CMC result files under ``outdir``.
+def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path], out: DatasetLayout):
+    """Consensus of the shard posteriors; ``out``'s four CMC result files.
 
     Returns:
         The :class:`homodyne.cmc.ConsensusResult`.
@@ -110,50 +116,50 @@ def combine_step(ds: DatasetConfig, posteriors, outdir: str | Path):
     from homodyne.cmc import combine
 
     result = combine(posteriors, ds.cmc)
-    paths = write_cmc(outdir, result)
+    paths = write_cmc(out, result, step_settings(ds, "combine"))
     log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
              result.n_shards, ", ".join(map(str, paths)))
     return result
 
 
-def plot_step(ds: DatasetConfig, dataset_dir: str | Path, out_dir: str | Path) -> list[Path]:
-    """All figures of one dataset (CMC figures when its consensus exists)."""
+def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
+              plots: Mapping) -> list[Path]:
+    """The figures of one dataset: NLSQ figures, and CMC figures when CMC is enabled."""
     from homodyne.plots import plot_cmc, plot_nlsq
 
-    paths = plot_nlsq(dataset_dir, out_dir, name=ds.name)
-    if (Path(dataset_dir) / "cmc" / "mcmc_results.npz").exists():
-        paths += plot_cmc(dataset_dir, out_dir, name=ds.name)
+    svg = bool(plots.get("svg", False))
+    paths = plot_nlsq(results, out_dir, svg=svg)
+    if ds.cmc.enable:
+        paths += plot_cmc(results, out_dir, svg=svg)
     log.info("%s: %d figures in %s", ds.name, len(paths), out_dir)
     return paths
 
 
-def plot_datasets_step(results_dir: str | Path, out: str | Path) -> Path:
-    """Physical parameters against dataset, for runs with several datasets."""
+def plot_datasets_step(datasets: Sequence[DatasetConfig], results: Sequence[DatasetLayout],
+                       out: str | Path, plots: Mapping) -> Path:
+    """Physical parameters across the configured datasets (two or more)."""
     from homodyne.plots import plot_datasets
 
-    made = plot_datasets(results_dir, Path(out).parent)
-    log.info("parameters across datasets: %s", made)
+    cmc = [r for ds, r in zip(datasets, results, strict=True) if ds.cmc.enable]
+    made = plot_datasets(list(results), cmc, out, svg=bool(plots.get("svg", False)))
+    log.info("parameters across %d datasets: %s", len(results), made)
     return made
 
 
-def summary_step(ds: DatasetConfig, dataset_dir: str | Path, out: str | Path,
-                 config_raw: dict) -> Path:
-    """``analysis_summary.json``: NLSQ and CMC side by side, timings and provenance."""
-    dataset_dir = Path(dataset_dir)
-    nlsq = json.loads((dataset_dir / NLSQ_JSON).read_text())
-    cmc_file = dataset_dir / "cmc" / "mcmc_parameters.json"
-    diag_file = dataset_dir / "cmc" / "mcmc_diagnostics.json"
-    cmc = json.loads(cmc_file.read_text()) if cmc_file.exists() else None
-    diagnostics = json.loads(diag_file.read_text()) if diag_file.exists() else None
+def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> Path:
+    """``analysis_summary.json``: NLSQ and CMC side by side, with the settings each result
+    records, timings and provenance."""
+    nlsq = read_json(Path(results.nlsq_json))
+    cmc = diagnostics = None
+    if ds.cmc.enable:
+        cmc = read_json(Path(results.cmc_parameters))
+        diagnostics = read_json(Path(results.cmc_diagnostics))
     parameters = {}
     for name, entry in nlsq["parameters"].items():
         row = {"nlsq_value": entry["value"], "nlsq_uncertainty": entry["uncertainty"]}
         if cmc and name in cmc["parameters"]:
             row.update({f"cmc_{k}": v for k, v in cmc["parameters"][name].items()})
         parameters[name] = row
-    import jax
-    import numpyro
-
     summary = {
         "dataset": ds.name,
         "mode": nlsq["mode"],
@@ -163,17 +169,16 @@ def summary_step(ds: DatasetConfig, dataset_dir: str | Path, out: str | Path,
                                       "iterations", "seconds", "strategy")},
         "cmc": None if cmc is None else {
             "n_shards": cmc.get("n_shards"), "n_shards_used": cmc.get("n_shards_used"),
-            "overall": (diagnostics or {}).get("overall"),
-            "seconds": sum(s.get("seconds") or 0.0 for s in (diagnostics or {}).get(
-                "shards", [])),
+            "overall": diagnostics.get("overall"),
+            "seconds": sum(s.get("seconds") or 0.0 for s in diagnostics.get("shards", [])),
         },
+        "settings": {"nlsq": nlsq.get("settings"),
+                     "cmc": None if cmc is None else cmc.get("settings")},
         "provenance": {
-            "input_file": str(ds.file),
-            "input_sha256": sha256_file(ds.file),
-            "config": config_raw,
-            "seed": {"nlsq": ds.nlsq.seed, "cmc": getattr(ds.cmc, "seed", None)},
-            "versions": {"homodyne": homodyne.__version__, "jax": jax.__version__,
-                         "numpyro": numpyro.__version__, "python": platform.python_version()},
+            "input_file": nlsq["provenance"]["source"],
+            "input_sha256": nlsq["provenance"]["sha256"],
+            "versions": {"homodyne": homodyne.__version__, "python": platform.python_version(),
+                         **{p: version(p) for p in ("jax", "nlsq", "numpyro")}},
         },
     }
     return write_json(out, summary)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import homodyne  # noqa: F401  (JAX float64 is configured at package import)
+from homodyne import runtime
+
+runtime.configure()  # float64 and one JAX device per CPU, before any test touches JAX
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -16,6 +17,7 @@ import xarray as xr
 import yaml
 from jax.experimental.compilation_cache import compilation_cache
 
+from homodyne import layout
 from homodyne.cli import main
 from homodyne.cmc import combine, make_shards, read_shard, sample_shard
 from homodyne.cmc.combine import read_posterior
@@ -23,7 +25,6 @@ from homodyne.cmc.shard import write_shard
 from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig
 from homodyne.data import load, simulate
 from homodyne.nlsq import fit
-from homodyne.outputs import CMC_DIAGNOSTICS, CMC_NETCDF, CMC_NPZ, CMC_PARAMETERS
 
 K = 4
 SIM = dict(mode="static", params={"D0": 1e4, "alpha": -0.5, "D_offset": 10.0},
@@ -162,19 +163,20 @@ def test_run_method_cmc_writes_the_four_outputs(dataset, tmp_path, cache):
     assert main(["run", str(tmp_path / "config.yaml"), "--method", "cmc", "--output", str(out),
                  "--jax-cache", str(cache)]) == 0
     res = out / "demo"
-    for name in (CMC_PARAMETERS, CMC_DIAGNOSTICS, CMC_NPZ, CMC_NETCDF):
-        assert (res / name).stat().st_size > 0, name
+    files = layout.dataset(out, "demo")
+    for name in (files.cmc_parameters, files.cmc_diagnostics, files.cmc_npz, files.cmc_netcdf):
+        assert Path(name).stat().st_size > 0, name
     assert sorted(p.name for p in (res / "cmc/shards").iterdir()) == [
         f"shard_{k:03d}.h5" for k in range(K)]
     assert sorted(p.name for p in (res / "cmc/posteriors").iterdir()) == [
         f"posterior_{k:03d}.nc" for k in range(K)]
-    assert not (res / "nlsq").exists()  # --method cmc: NLSQ only for the priors
-    params = json.loads((res / CMC_PARAMETERS).read_text())
+    assert Path(files.nlsq_json).exists()  # the priors come from the NLSQ result file
+    params = json.loads(Path(files.cmc_parameters).read_text())
     assert params["n_shards"] == params["n_shards_used"] == K
     assert params["chains"] == NUTS["chains"] and params["draws"] == NUTS["samples"]
     d0 = params["parameters"]["D0"]
     assert d0["hdi_3"] < 1e4 < d0["hdi_97"]
-    diagnostics = json.loads((res / CMC_DIAGNOSTICS).read_text())
+    diagnostics = json.loads(Path(files.cmc_diagnostics).read_text())
     assert [s["index"] for s in diagnostics["shards"]] == list(range(K))
     assert diagnostics["overall"]["r_hat_max"] < 1.05
     assert not list(out.rglob("*.tmp"))

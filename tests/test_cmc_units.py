@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from homodyne import layout
 from homodyne.cmc import (
     ConsensusResult,
     NLSQEstimate,
@@ -29,7 +31,7 @@ from homodyne.config import AnalysisConfig, CMCConfig, parse_config
 from homodyne.data import load, simulate
 from homodyne.errors import ConfigError, DataFormatError, FitError
 from homodyne.nlsq import build_problem
-from homodyne.outputs import CMC_DIAGNOSTICS, CMC_NETCDF, CMC_NPZ, CMC_PARAMETERS, write_cmc
+from homodyne.outputs import write_cmc
 
 NAMES = ("D0", "alpha", "contrast")
 
@@ -408,28 +410,30 @@ def test_heterogeneity_of_a_near_zero_parameter_is_judged_by_posterior_sd():
 
 def test_write_cmc_writes_the_four_files_atomically(four_shards, tmp_path):
     result = combine(four_shards[:1], CMCConfig())
-    paths = write_cmc(tmp_path, result)
-    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
-        CMC_PARAMETERS, CMC_DIAGNOSTICS, CMC_NPZ, CMC_NETCDF]
-    params = json.loads((tmp_path / CMC_PARAMETERS).read_text())
+    out = layout.dataset(tmp_path, "d")
+    paths = write_cmc(out, result, {"cmc_nuts": {"samples": 300}})
+    assert [str(p) for p in paths] == [
+        out.cmc_parameters, out.cmc_diagnostics, out.cmc_npz, out.cmc_netcdf]
+    params = json.loads(Path(out.cmc_parameters).read_text())
+    assert params["settings"] == {"cmc_nuts": {"samples": 300}}
     assert set(params["parameters"]) == set(NAMES)
     assert set(params["parameters"]["D0"]) == {"mean", "sd", "hdi_3", "hdi_97"}
     for key in ("n_shards", "n_shards_used", "chains", "draws", "mode", "timestamp", "version"):
         assert key in params, key
     d0 = params["parameters"]["D0"]
     assert d0["hdi_3"] < d0["mean"] < d0["hdi_97"]
-    diag = json.loads((tmp_path / CMC_DIAGNOSTICS).read_text())
+    diag = json.loads(Path(out.cmc_diagnostics).read_text())
     assert set(diag["overall"]) == {"r_hat_max", "ess_bulk_min", "ess_tail_min", "divergences",
                                     "divergence_rate"}
     assert set(diag["shards"][0]) >= {"index", "used", "reason", "n_points", "r_hat_max",
                                       "ess_bulk_min", "divergences", "seconds"}
     assert diag["heterogeneity"] == {n: None for n in NAMES}  # one shard: NaN -> null
-    npz = np.load(tmp_path / CMC_NPZ)
+    npz = np.load(out.cmc_npz)
     assert npz["draws"].shape == (2, 300, 3) and tuple(npz["names"]) == NAMES
     assert npz["shard_means"].shape == npz["shard_sds"].shape == (1, 3)
     import xarray as xr
 
-    with xr.open_datatree(tmp_path / CMC_NETCDF, engine="netcdf4") as tree:
+    with xr.open_datatree(out.cmc_netcdf, engine="netcdf4") as tree:
         np.testing.assert_array_equal(tree["posterior"]["alpha"].values, result.draws[..., 1])
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -448,8 +452,8 @@ def test_failed_write_leaves_no_file(four_shards, tmp_path, monkeypatch):
 
     monkeypatch.setattr("homodyne.cmc.sample.write_tree", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_cmc(tmp_path, result)
-    assert not (tmp_path / CMC_NETCDF).exists()
+        write_cmc(layout.dataset(tmp_path, "d"), result, {})
+    assert not Path(layout.dataset(tmp_path, "d").cmc_netcdf).exists()
     assert not list(tmp_path.rglob("*.tmp"))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from homodyne import outputs
+from homodyne import layout
 from homodyne.cli import main
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import load, simulate
@@ -21,7 +21,7 @@ from homodyne.errors import DataFormatError
 from homodyne.nlsq import build_problem, fit
 from homodyne.outputs import write_nlsq
 from homodyne.physics import compute_c2
-from homodyne.plots import c2, files, plot_cmc, plot_nlsq, plot_results, posterior, save_figure
+from homodyne.plots import c2, plot_cmc, plot_nlsq, plot_results, posterior, save_figure
 from homodyne.plots.datasets import DatasetRow, datasets_figure
 from homodyne.plots.figure import DPI, angle_tag
 
@@ -44,7 +44,7 @@ def fitted(tmp_path_factory):
 def results(tmp_path_factory, fitted):
     """A results folder with two static datasets (the second a copy at another q)."""
     root = tmp_path_factory.mktemp("results")
-    write_nlsq(root / "sample_a", *fitted)
+    write_nlsq(layout.dataset(root, "sample_a"), *fitted, {})
     second = root / "sample_b"
     shutil.copytree(root / "sample_a/nlsq", second / "nlsq")
     summary = json.loads((second / "nlsq/nlsq_results.json").read_text())
@@ -133,7 +133,7 @@ def test_truncated_npz_is_an_error_naming_the_file(results, tmp_path):
     shutil.copytree(results / "sample_a/nlsq", broken / "nlsq")
     np.savez(broken / "nlsq/nlsq_results.npz", phi=np.zeros(1))
     with pytest.raises(DataFormatError, match=r"nlsq_results\.npz: missing array\(s\) names"):
-        plot_nlsq(broken)
+        plot_nlsq(layout.dataset(tmp_path, "broken"), tmp_path / "figures")
 
 
 @pytest.mark.parametrize("mode", ["laminar_flow", "heterodyne"])
@@ -153,8 +153,9 @@ def test_other_modes_plot(tmp_path, fitted, mode):
         fitted[0], mode=problem.mode, names=problem.names, values=values, free=problem.free,
         uncertainties=0.01 * np.abs(values), covariance=np.diag((0.01 * values) ** 2),
         contrast=contrast, offset=offset)
-    write_nlsq(tmp_path / mode, result, data, analysis)
-    written = plot_nlsq(tmp_path / mode)
+    out = layout.dataset(tmp_path, mode)
+    write_nlsq(out, result, data, analysis, {})
+    written = plot_nlsq(out, out.plots)
     assert [p.name for p in written] == ["c2_phi_-045.0.png", "c2_phi_+045.0.png",
                                          *NLSQ_FILES]
     for path in written:
@@ -219,10 +220,6 @@ def test_large_matrices_are_strided_for_display_only():
     image = c2.AnglePanels(t).data
     assert c2.stride(n, c2.MAX_FRAMES) == 3 and image.get_array().shape == (n // 3 + 1,) * 2
     assert image.get_extent()[1] >= t[-1]
-
-
-def test_result_paths_match_the_writers():
-    assert (files.NLSQ_JSON, files.NLSQ_NPZ) == (outputs.NLSQ_JSON, outputs.NLSQ_NPZ)
 
 
 def test_angle_tags_are_signed_and_padded():
@@ -335,12 +332,13 @@ def test_plot_cmc_reads_the_files(results, tmp_path):
     (folder / "cmc/mcmc_diagnostics.json").write_text(json.dumps({"shards": [
         {"index": k, "used": bool(u), "reason": None if u else "non-finite draws"}
         for k, u in enumerate(used)]}))
+    (folder / "cmc/mcmc_parameters.json").write_text(json.dumps({"parameters": {}}))
     written = plot_results(tmp_path)
     assert [p.name for p in written[-4:]] == list(CMC_FILES)
     for path in written[-4:]:
         check_png(path)
     with pytest.raises(DataFormatError, match=r"mcmc_results\.npz: result file not found"):
-        plot_cmc(results / "sample_a")
+        plot_cmc(layout.dataset(results, "sample_a"), tmp_path / "figures")
 
 
 def test_datasets_figure_shows_every_physical_parameter(tmp_path):

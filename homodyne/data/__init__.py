@@ -12,7 +12,7 @@ Public entry points:
 from homodyne.data.container import Provenance, XPCSData
 from homodyne.data.importer import import_matrices
 from homodyne.data.intermediate import read_xpcs, write_xpcs
-from homodyne.data.loader import load
+from homodyne.data.loader import load, require_finite
 from homodyne.data.noise import estimate_sigma
 from homodyne.data.preprocess import select_angles
 from homodyne.data.simulate import simulate
@@ -24,6 +24,7 @@ __all__ = [
     "import_matrices",
     "load",
     "read_xpcs",
+    "require_finite",
     "select_angles",
     "simulate",
     "write_xpcs",

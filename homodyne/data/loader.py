@@ -51,8 +51,23 @@ def _mask_nonfinite(source: str, c2: np.ndarray, window: tuple[int, int]):
     return c2[:, lo:hi, lo:hi], kept
 
 
+def require_finite(data: XPCSData) -> XPCSData:
+    """``data`` itself when every c2 value is finite, else the error naming the bad angles.
+
+    Raises:
+        DataQualityError: NaN/Inf in ``data.c2``, counted per angle bin.
+    """
+    if not np.isfinite(data.c2).all():
+        p = data.provenance
+        bins = p.bins if len(p.bins) == data.n_phi else ("?",) * data.n_phi
+        raise DataQualityError(_nonfinite_message(p.source or "dataset", data.c2, bins,
+                                                  data.phi, p.frames))
+    return data
+
+
 def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frames=None,
-         q_tolerance: float = 0.1, mask_nonfinite: bool = False) -> XPCSData:
+         q_tolerance: float = 0.1, mask_nonfinite: bool = False,
+         check_finite: bool = True) -> XPCSData:
     """Read one dataset at one q from an APS-U or legacy APS HDF5 file.
 
     Steps (SPEC §5): detect the layout; take every angle bin of the q ring nearest ``q``;
@@ -76,6 +91,9 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
         frames: ``(start, end)``, 1-based inclusive; ``None`` for all frames.
         q_tolerance: largest accepted relative distance of the nearest q from ``q``.
         mask_nonfinite: keep the longest finite run of frames instead of failing on NaN/Inf.
+        check_finite: False keeps NaN/Inf for a later angle selection to check with
+            :func:`require_finite` (the workflow's load step reads every angle of the ring,
+            and its filter step checks the angles it keeps).
 
     Returns:
         XPCSData with ``q`` the q actually used, ``t`` starting at ``dt``, ``sigma`` from
@@ -108,7 +126,7 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
             for k in index
         ])
     bins, phi = table.bins[index], ring_phi[keep]
-    if not np.isfinite(c2).all():
+    if check_finite and not np.isfinite(c2).all():
         if not mask_nonfinite:
             raise DataQualityError(_nonfinite_message(source, c2, bins, phi, window))
         c2, window = _mask_nonfinite(source, c2, window)

@@ -1,10 +1,12 @@
 """Figures of NLSQ and CMC results (GitHub issue 6, SPEC §8).
 
-Folder-level entry points (what ``homodyne plot RESULTS_DIR [--dataset NAME] [--svg]`` runs):
+Entry points, each reading the result files :mod:`homodyne.layout` names:
 
-* :func:`plot_results` -- every figure that applies to a results folder.
-* :func:`plot_nlsq` / :func:`plot_cmc` -- the figures of one dataset folder.
-* :func:`plot_datasets` -- parameters across datasets (``None`` with fewer than two).
+* :func:`plot_results` -- every figure that applies to a results folder (``homodyne plot
+  RESULTS_DIR [--dataset NAME] [--svg]``).
+* :func:`plot_nlsq` / :func:`plot_cmc` -- the figures of one dataset (the workflow's
+  ``plot`` step).
+* :func:`plot_datasets` -- parameters across the given datasets.
 
 Array-level builders, each returning a :class:`~matplotlib.figure.Figure` (save it with
 :func:`save_figure`): :mod:`homodyne.plots.c2` (``c2_angle_figure``, ``c2_overview_figure``,

@@ -1,6 +1,7 @@
-"""Read result folders and write every figure that applies: what ``homodyne plot`` runs.
+"""Write the figures of a dataset's result files: the ``plot`` step and ``homodyne plot``.
 
-File layout (all names fixed, so scripts and the workflow can find them)::
+Each function reads the result files :mod:`homodyne.layout` names for a dataset and writes
+into the folder it is given (the dataset's ``plots/`` folder of the layout)::
 
     <results_dir>/<dataset>/plots/c2_phi_<angle>.png   one per angle, e.g. c2_phi_+045.0.png
     <results_dir>/<dataset>/plots/c2_overview.png      all angles, data above / fit below
@@ -23,37 +24,30 @@ from pathlib import Path
 
 import numpy as np
 
+from homodyne import layout
 from homodyne import params as registry
 from homodyne.errors import DataFormatError
+from homodyne.layout import DatasetLayout
 from homodyne.plots import c2, datasets, files, posterior
 from homodyne.plots.figure import angle_tag, save_figure, title
 
-PLOTS = "plots"
 
-
-def _out_dir(dataset_dir: Path, out_dir) -> Path:
-    return Path(out_dir) if out_dir is not None else dataset_dir / PLOTS
-
-
-def plot_nlsq(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
-              name: str | None = None, svg: bool = False) -> list[Path]:
+def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
     """Write the NLSQ figures of one dataset: per-angle heatmaps, overview, cuts, histogram.
 
     Args:
-        dataset_dir: ``<results_dir>/<dataset>`` holding ``nlsq/nlsq_results.{json,npz}``.
-        out_dir: where to write (default ``<dataset_dir>/plots``).
-        name: dataset name in titles (default the folder name).
+        ds: the dataset's result files (``nlsq_results.{json,npz}`` are read).
+        out_dir: where to write.
         svg: also write SVG files.
 
     Returns:
         The written files.
 
     Raises:
-        DataFormatError: the folder or its NLSQ files are missing or malformed.
+        DataFormatError: the NLSQ files are missing or malformed.
     """
-    dataset_dir = Path(dataset_dir)
-    r = files.read_nlsq(dataset_dir, name)
-    out = _out_dir(dataset_dir, out_dir)
+    r = files.read_nlsq(ds)
+    out = Path(out_dir)
     head = title(r.name, r.mode, r.q)
     written = []
     panels = c2.AnglePanels(r.t)
@@ -73,30 +67,26 @@ def plot_nlsq(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
     return written
 
 
-def _nlsq_reference(dataset_dir: Path) -> dict[str, tuple[float, float]]:
-    """NLSQ ``{name: (value, sd)}`` of a dataset, ``{}`` without NLSQ results."""
-    if not files.has_nlsq(dataset_dir):
-        return {}
+def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
+    """NLSQ ``{name: (value, sd)}`` of a dataset."""
     return {k: (files.number(p.get("value")), files.number(p.get("uncertainty")))
-            for k, p in files.nlsq_summary(dataset_dir).get("parameters", {}).items()}
+            for k, p in files.nlsq_summary(ds).get("parameters", {}).items()}
 
 
-def plot_cmc(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
-             name: str | None = None, svg: bool = False) -> list[Path]:
+def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
     """Write the CMC figures of one dataset: traces, marginals, pair plot, shards.
 
-    The marginals mark the NLSQ value and 1σ when ``nlsq/nlsq_results.json`` exists; the pair
-    plot shows the physical parameters of the mode that vary in the draws.
+    The marginals mark the NLSQ value and 1σ; the pair plot shows the physical parameters of
+    the mode that vary in the draws.
 
     Raises:
-        DataFormatError: the folder or its CMC files are missing or malformed.
+        DataFormatError: the CMC or NLSQ files are missing or malformed.
     """
-    dataset_dir = Path(dataset_dir)
-    r = files.read_cmc(dataset_dir, name)
-    out = _out_dir(dataset_dir, out_dir)
+    r = files.read_cmc(ds)
+    out = Path(out_dir)
     head = title(r.name, r.mode, r.q)
     flat = r.draws.reshape(-1, r.draws.shape[-1])
-    nlsq = _nlsq_reference(dataset_dir)
+    nlsq = _nlsq_reference(ds)
     try:
         physical = set(registry.names(r.mode))
     except ValueError:
@@ -119,25 +109,23 @@ def plot_cmc(dataset_dir: str | Path, out_dir: str | Path | None = None, *,
     return written
 
 
-def plot_datasets(results_dir: str | Path, out_dir: str | Path | None = None, *,
-                  svg: bool = False) -> Path | None:
-    """Write ``<results_dir>/plots/datasets_parameters.png`` comparing the datasets.
+def plot_datasets(nlsq: list[DatasetLayout], cmc: list[DatasetLayout], out: str | Path, *,
+                  svg: bool = False) -> Path:
+    """Write the figure comparing the parameters of the datasets ``nlsq`` (two or more).
 
-    Returns:
-        The PNG path, or ``None`` when fewer than two datasets have results (nothing to
-        compare).
+    Args:
+        nlsq: the datasets, each with NLSQ results.
+        cmc: those of them whose consensus is shown beside the NLSQ values.
+        out: the PNG to write.
     """
-    results_dir = Path(results_dir)
+    with_cmc = {d.name for d in cmc}
     rows = []
-    for d in files.dataset_dirs(results_dir):
-        mode, q = files.dataset_meta(d)
-        rows.append(datasets.DatasetRow(name=d.name, q=q, mode=mode, nlsq=_nlsq_reference(d),
-                                        cmc=files.cmc_summary(d)))
-    if len(rows) < 2:
-        return None
-    out = Path(out_dir) if out_dir is not None else results_dir / PLOTS
-    fig = datasets.datasets_figure(rows)
-    return save_figure(fig, out / "datasets_parameters.png", svg=svg)[0]
+    for d in nlsq:
+        meta = files.nlsq_summary(d)
+        rows.append(datasets.DatasetRow(
+            name=d.name, q=files.number(meta.get("q")), mode=str(meta.get("mode", "?")),
+            nlsq=_nlsq_reference(d), cmc=files.cmc_summary(d) if d.name in with_cmc else {}))
+    return save_figure(datasets.datasets_figure(rows), Path(out), svg=svg)[0]
 
 
 def plot_results(results_dir: str | Path, dataset: str | None = None, *,
@@ -152,20 +140,24 @@ def plot_results(results_dir: str | Path, dataset: str | None = None, *,
         DataFormatError: ``results_dir`` is missing or holds no results, or ``dataset`` is not
             among them.
     """
-    found = files.dataset_dirs(results_dir)
+    found = files.dataset_layouts(results_dir)
     if dataset is not None:
-        found = [d for d in found if d.name == dataset]
-        if not found:
-            known = ", ".join(d.name for d in files.dataset_dirs(results_dir))
+        chosen = [d for d in found if d.name == dataset]
+        if not chosen:
+            known = ", ".join(d.name for d in found)
             raise DataFormatError(f"{Path(results_dir) / dataset}: no results for dataset "
                                   f"{dataset!r} (datasets with results: {known})")
+        found = chosen
     written = []
     for d in found:
-        if files.has_nlsq(d):
-            written += plot_nlsq(d, svg=svg)
-        if files.has_cmc(d):
-            written += plot_cmc(d, svg=svg)
-    if dataset is None and (cross := plot_datasets(results_dir, svg=svg)) is not None:
+        if d.has_nlsq():
+            written += plot_nlsq(d, d.plots, svg=svg)
+        if d.has_cmc():
+            written += plot_cmc(d, d.plots, svg=svg)
+    fitted = [d for d in found if d.has_nlsq()]
+    if dataset is None and len(fitted) >= 2:
+        cross = plot_datasets(fitted, [d for d in fitted if d.has_cmc()],
+                              layout.datasets_figure(results_dir), svg=svg)
         written.append(cross)
         if svg:
             written.append(cross.with_suffix(".svg"))

@@ -1,9 +1,10 @@
-"""Read the result files of SPEC §8 into plain records for plotting.
+"""Read a dataset's result files into plain records for plotting.
 
-Plots take arrays, never files, so they can be tested with synthetic numbers; this module is
-the only place that knows the file layout.  Every problem (missing folder, missing file, a
-file without the expected keys) raises :class:`~homodyne.errors.DataFormatError` naming the
-path and what to do, which the CLI prints as one line with exit status 2.
+Plots take arrays, never files, so they can be tested with synthetic numbers; this module
+reads the files that :mod:`homodyne.layout` names, and nothing else.  Every problem (missing
+folder, missing file, a file without the expected keys) raises
+:class:`~homodyne.errors.DataFormatError` naming the path and what to do, which the CLI prints
+as one line with exit status 2.
 """
 
 from __future__ import annotations
@@ -16,15 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from homodyne import layout
 from homodyne.errors import DataFormatError
-
-# The paths of homodyne.outputs, repeated rather than imported: that module pulls in the
-# whole fitting stack, which plotting a finished result does not need (a test keeps them equal).
-NLSQ_JSON = "nlsq/nlsq_results.json"
-NLSQ_NPZ = "nlsq/nlsq_results.npz"
-CMC_NPZ = "cmc/mcmc_results.npz"
-CMC_PARAMETERS = "cmc/mcmc_parameters.json"
-CMC_DIAGNOSTICS = "cmc/mcmc_diagnostics.json"
+from homodyne.layout import DatasetLayout
 
 _NLSQ_KEYS = ("names", "parameters", "uncertainties", "phi", "t", "sigma", "c2_exp", "c2_fit")
 _CMC_KEYS = ("draws", "names", "shard_means", "shard_sds", "shard_used")
@@ -110,16 +105,8 @@ def _read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise DataFormatError(f"{path}: not a readable .npz result file ({exc})") from exc
 
 
-def has_nlsq(dataset_dir: Path) -> bool:
-    return (dataset_dir / NLSQ_JSON).is_file()
-
-
-def has_cmc(dataset_dir: Path) -> bool:
-    return (dataset_dir / CMC_NPZ).is_file()
-
-
-def dataset_dirs(results_dir: str | Path) -> list[Path]:
-    """Folders of ``results_dir`` holding NLSQ or CMC results, sorted by name.
+def dataset_layouts(results_dir: str | Path) -> list[DatasetLayout]:
+    """The datasets of a results folder a user points ``homodyne plot`` at, sorted by name.
 
     Raises:
         DataFormatError: ``results_dir`` is not a folder or holds no results.
@@ -128,27 +115,27 @@ def dataset_dirs(results_dir: str | Path) -> list[Path]:
     if not results_dir.is_dir():
         raise DataFormatError(f"{results_dir}: results folder not found; pass the --output "
                               "folder of `homodyne run`")
-    found = sorted(d for d in results_dir.iterdir() if d.is_dir() and (has_nlsq(d) or has_cmc(d)))
+    found = [layout.dataset(results_dir, d.name) for d in sorted(results_dir.iterdir())
+             if d.is_dir()]
+    found = [d for d in found if d.has_nlsq() or d.has_cmc()]
     if not found:
+        example = layout.dataset(results_dir, "<dataset>")
         raise DataFormatError(f"{results_dir}: no dataset results inside (expected "
-                              f"<dataset>/{NLSQ_JSON} or <dataset>/{CMC_NPZ})")
+                              f"{example.nlsq_json} or {example.cmc_npz})")
     return found
 
 
-def nlsq_summary(dataset_dir: Path) -> dict:
-    """The parsed ``nlsq/nlsq_results.json`` of one dataset (no arrays: cheap)."""
-    return read_json(dataset_dir / NLSQ_JSON)
+def nlsq_summary(ds: DatasetLayout) -> dict:
+    """The parsed ``nlsq_results.json`` of one dataset (no arrays: cheap)."""
+    return read_json(Path(ds.nlsq_json))
 
 
-def read_nlsq(dataset_dir: str | Path, name: str | None = None) -> NLSQRecord:
-    """Read one dataset's NLSQ JSON and npz; ``name`` defaults to the folder name."""
-    dataset_dir = Path(dataset_dir)
-    if not dataset_dir.is_dir():
-        raise DataFormatError(f"{dataset_dir}: dataset results folder not found")
-    summary = nlsq_summary(dataset_dir)
-    arrays = _read_npz(dataset_dir / NLSQ_NPZ, _NLSQ_KEYS)
+def read_nlsq(ds: DatasetLayout) -> NLSQRecord:
+    """Read one dataset's NLSQ JSON and npz."""
+    summary = nlsq_summary(ds)
+    arrays = _read_npz(Path(ds.nlsq_npz), _NLSQ_KEYS)
     return NLSQRecord(
-        name=name or dataset_dir.name,
+        name=ds.name,
         mode=str(summary.get("mode", "?")),
         per_angle_mode=str(summary.get("per_angle_mode", "?")),
         q=number(summary.get("q")),
@@ -164,53 +151,33 @@ def read_nlsq(dataset_dir: str | Path, name: str | None = None) -> NLSQRecord:
     )
 
 
-def read_cmc(dataset_dir: str | Path, name: str | None = None) -> CMCRecord:
-    """Read one dataset's CMC draws and per-shard summaries.
-
-    Mode and q come from :func:`dataset_meta`; drop reasons from ``cmc/mcmc_diagnostics.json``
-    when it exists (the plot itself needs only the ``shard_used`` flags of the npz).
-    """
-    dataset_dir = Path(dataset_dir)
-    if not dataset_dir.is_dir():
-        raise DataFormatError(f"{dataset_dir}: dataset results folder not found")
-    arrays = _read_npz(dataset_dir / CMC_NPZ, _CMC_KEYS)
+def read_cmc(ds: DatasetLayout) -> CMCRecord:
+    """Read one dataset's CMC draws and per-shard summaries, with the reasons for dropped
+    shards from ``mcmc_diagnostics.json``; mode and q from ``nlsq_results.json`` (the NLSQ fit
+    every consensus starts from)."""
+    arrays = _read_npz(Path(ds.cmc_npz), _CMC_KEYS)
     draws = np.asarray(arrays["draws"], dtype=np.float64)
     names = tuple(str(n) for n in arrays["names"])
     if draws.ndim != 3 or draws.shape[2] != len(names):
-        raise DataFormatError(f"{dataset_dir / CMC_NPZ}: draws have shape {draws.shape}, "
+        raise DataFormatError(f"{ds.cmc_npz}: draws have shape {draws.shape}, "
                               f"expected (chains, draws, {len(names)})")
     used = np.asarray(arrays["shard_used"], dtype=bool)
     reasons: list[str | None] = [None if u else "dropped" for u in used]
-    if (dataset_dir / CMC_DIAGNOSTICS).is_file():
-        for shard in read_json(dataset_dir / CMC_DIAGNOSTICS).get("shards", []):
-            k = shard.get("index")
-            if isinstance(k, int) and 0 <= k < len(reasons) and not used[k]:
-                reasons[k] = shard.get("reason") or "dropped"
-    mode, q = dataset_meta(dataset_dir)
+    for shard in read_json(Path(ds.cmc_diagnostics)).get("shards", []):
+        k = shard.get("index")
+        if isinstance(k, int) and 0 <= k < len(reasons) and not used[k]:
+            reasons[k] = shard.get("reason") or "dropped"
+    meta = nlsq_summary(ds)
     return CMCRecord(
-        name=name or dataset_dir.name, mode=mode, q=q, names=names, draws=draws,
+        name=ds.name, mode=str(meta.get("mode", "?")), q=number(meta.get("q")), names=names,
+        draws=draws,
         shard_means=np.asarray(arrays["shard_means"], dtype=np.float64),
         shard_sds=np.asarray(arrays["shard_sds"], dtype=np.float64),
         shard_used=used, shard_reasons=tuple(reasons),
     )
 
 
-def dataset_meta(dataset_dir: Path) -> tuple[str, float]:
-    """``(mode, q)`` of a dataset from its NLSQ JSON or, without one, its CMC JSON.
-
-    ``("?", nan)`` when neither says: titles then show the gap instead of failing.
-    """
-    meta: dict = {}
-    for source in (dataset_dir / NLSQ_JSON, dataset_dir / CMC_PARAMETERS):
-        if source.is_file():
-            meta = {**read_json(source), **meta}
-    return str(meta.get("mode", "?")), number(meta.get("q"))
-
-
-def cmc_summary(dataset_dir: Path) -> dict[str, tuple[float, float]]:
-    """Posterior ``{name: (mean, sd)}`` of one dataset, or ``{}`` without CMC results."""
-    path = dataset_dir / CMC_PARAMETERS
-    if not path.is_file():
-        return {}
+def cmc_summary(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
+    """Posterior ``{name: (mean, sd)}`` of one dataset."""
     return {name: (number(p.get("mean")), number(p.get("sd")))
-            for name, p in read_json(path).get("parameters", {}).items()}
+            for name, p in read_json(Path(ds.cmc_parameters)).get("parameters", {}).items()}

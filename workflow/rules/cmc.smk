@@ -3,10 +3,12 @@
 
 checkpoint shard:
     input:
-        filtered=f"{RESULTS}/{{ds}}/data/filtered.h5",
-        nlsq=f"{RESULTS}/{{ds}}/nlsq/nlsq_results.json",
+        filtered=OUT.filtered,
+        nlsq=OUT.nlsq_json,
     output:
-        shards=directory(f"{RESULTS}/{{ds}}/cmc/shards"),
+        shards=directory(OUT.shards),
+    params:
+        settings=settings("shard"),
     log:
         "logs/{ds}/shard.log",
     benchmark:
@@ -22,10 +24,11 @@ checkpoint shard:
 
 rule nuts:
     input:
-        shard=f"{RESULTS}/{{ds}}/cmc/shards/shard_{{k}}.h5",
+        shard=OUT.shard("{k}"),
     output:
-        f"{RESULTS}/{{ds}}/cmc/posteriors/posterior_{{k}}.nc",
+        OUT.posterior("{k}"),
     params:
+        settings=settings("nuts"),
         cache=f"{RESULTS}/.jax_cache",
     threads: lambda wc: DATASETS[wc.ds].cmc.chains
     group: nuts_group
@@ -46,12 +49,13 @@ rule combine:
     input:
         posteriors=posteriors,
     output:
-        parameters=f"{RESULTS}/{{ds}}/cmc/mcmc_parameters.json",
-        diagnostics=f"{RESULTS}/{{ds}}/cmc/mcmc_diagnostics.json",
-        draws=f"{RESULTS}/{{ds}}/cmc/mcmc_results.npz",
-        inference=f"{RESULTS}/{{ds}}/cmc/mcmc_inference_data.nc",
+        parameters=OUT.cmc_parameters,
+        diagnostics=OUT.cmc_diagnostics,
+        draws=OUT.cmc_npz,
+        inference=OUT.cmc_netcdf,
     params:
-        outdir=lambda wc: f"{RESULTS}/{wc.ds}",
+        settings=settings("combine"),
+        results=RESULTS,
     log:
         "logs/{ds}/combine.log",
     benchmark:

@@ -1,11 +1,13 @@
 # Config, datasets and input functions shared by every rule.
+import json
 import os
 from pathlib import Path
 
 from snakemake.utils import update_config, validate
 
-from homodyne import resources
+from homodyne import layout, resources
 from homodyne.config import parse_config, read_yaml
+from homodyne.settings import settings_json
 
 DEMO_DATA = "resources/demo.h5"
 
@@ -27,6 +29,18 @@ if workflow.is_main_process:  # `homodyne validate`: every dataset file opened, 
 HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"
+OUT = layout.dataset(RESULTS, "{ds}")  # path patterns of every rule's results
+
+
+def out(name):
+    """The result files of dataset ``name``."""
+    return layout.dataset(RESULTS, name)
+
+
+def settings(step):
+    """A rule ``params`` entry: the settings the step's output depends on, as JSON, so the
+    ``params`` rerun trigger reruns the step (and what follows) when one of them changes."""
+    return lambda wc: settings_json(DATASETS[wc.ds], step, HOMODYNE.plots)
 
 
 wildcard_constraints:
@@ -60,9 +74,11 @@ def cmc_enabled(name):
 
 def results_of(wildcards):
     """NLSQ results, plus the consensus outputs when CMC is enabled for the dataset."""
-    files = {"nlsq": f"{RESULTS}/{wildcards.ds}/nlsq/nlsq_results.npz"}
+    files = {"nlsq_json": out(wildcards.ds).nlsq_json, "nlsq_npz": out(wildcards.ds).nlsq_npz}
     if cmc_enabled(wildcards.ds):
-        files["cmc"] = f"{RESULTS}/{wildcards.ds}/cmc/mcmc_results.npz"
+        files["cmc_parameters"] = out(wildcards.ds).cmc_parameters
+        files["cmc_diagnostics"] = out(wildcards.ds).cmc_diagnostics
+        files["cmc_npz"] = out(wildcards.ds).cmc_npz
     return files
 
 
@@ -70,7 +86,7 @@ def posteriors(wildcards):
     """Posterior files of every shard the shard checkpoint wrote for this dataset."""
     shard_dir = checkpoints.shard.get(ds=wildcards.ds).output.shards
     ks = glob_wildcards(os.path.join(shard_dir, "shard_{k}.h5")).k
-    return expand(f"{RESULTS}/{wildcards.ds}/cmc/posteriors/posterior_{{k}}.nc", k=sorted(ks))
+    return [out(wildcards.ds).posterior(k) for k in sorted(ks)]
 
 
 def nuts_group(wildcards):
@@ -80,8 +96,8 @@ def nuts_group(wildcards):
 
 
 def all_targets():
-    targets = [f"{RESULTS}/{name}/analysis_summary.json" for name in DATASETS]
-    targets += [f"{RESULTS}/{name}/plots" for name in DATASETS]
+    targets = [out(name).summary for name in DATASETS]
+    targets += [out(name).plots for name in DATASETS]
     if len(DATASETS) > 1:
-        targets.append(f"{RESULTS}/plots/datasets_parameters.png")
+        targets.append(layout.datasets_figure(RESULTS))
     return targets

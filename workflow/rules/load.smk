@@ -33,7 +33,9 @@ rule load:
     input:
         raw=lambda wc: str(DATASETS[wc.ds].file),
     output:
-        temp(f"{RESULTS}/{{ds}}/data/loaded.h5"),
+        temp(OUT.loaded),
+    params:
+        settings=settings("load"),
     log:
         "logs/{ds}/load.log",
     benchmark:
@@ -49,9 +51,11 @@ rule load:
 
 rule filter:
     input:
-        loaded=f"{RESULTS}/{{ds}}/data/loaded.h5",
+        loaded=OUT.loaded,
     output:
-        f"{RESULTS}/{{ds}}/data/filtered.h5",
+        OUT.filtered,
+    params:
+        settings=settings("filter"),
     log:
         "logs/{ds}/filter.log",
     benchmark:

@@ -3,12 +3,13 @@
 
 rule nlsq:
     input:
-        filtered=f"{RESULTS}/{{ds}}/data/filtered.h5",
+        filtered=OUT.filtered,
     output:
-        json=f"{RESULTS}/{{ds}}/nlsq/nlsq_results.json",
-        npz=f"{RESULTS}/{{ds}}/nlsq/nlsq_results.npz",
+        json=OUT.nlsq_json,
+        npz=OUT.nlsq_npz,
     params:
-        outdir=lambda wc: f"{RESULTS}/{wc.ds}",
+        settings=settings("nlsq"),
+        results=RESULTS,
     threads: 2
     log:
         "logs/{ds}/nlsq.log",

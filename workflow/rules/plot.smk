@@ -5,16 +5,17 @@ rule plot:
     input:
         unpack(results_of),
     output:
-        directory(f"{RESULTS}/{{ds}}/plots"),
+        directory(OUT.plots),
     params:
-        dataset_dir=lambda wc: f"{RESULTS}/{wc.ds}",
+        settings=settings("plot"),
+        results=RESULTS,
     log:
         "logs/{ds}/plot.log",
     benchmark:
         "benchmarks/{ds}/plot.tsv"
     resources:
-        mem_mb=mem_mb("plot", "nlsq"),
-        runtime=runtime("plot", "nlsq"),
+        mem_mb=mem_mb("plot", "nlsq_npz"),
+        runtime=runtime("plot", "nlsq_npz"),
     conda:
         "../../envs/homodyne.yaml"
     script:
@@ -23,11 +24,14 @@ rule plot:
 
 rule plot_datasets:
     input:
-        expand(f"{RESULTS}/{{ds}}/nlsq/nlsq_results.json", ds=DATASETS),
+        [out(name).nlsq_json for name in DATASETS],
+        [out(name).cmc_parameters for name in DATASETS if cmc_enabled(name)],
     output:
-        f"{RESULTS}/plots/datasets_parameters.png",
+        layout.datasets_figure(RESULTS),
     params:
-        results=lambda wc, output: str(Path(output[0]).parent.parent),
+        datasets=list(DATASETS),
+        plots=json.dumps(HOMODYNE.plots, sort_keys=True),
+        results=RESULTS,
     log:
         "logs/plot_datasets.log",
     benchmark:
@@ -45,9 +49,10 @@ rule summary:
     input:
         unpack(results_of),
     output:
-        f"{RESULTS}/{{ds}}/analysis_summary.json",
+        OUT.summary,
     params:
-        dataset_dir=lambda wc: f"{RESULTS}/{wc.ds}",
+        settings=settings("summary"),
+        results=RESULTS,
     log:
         "logs/{ds}/summary.log",
     benchmark:

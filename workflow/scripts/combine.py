@@ -1,12 +1,12 @@
 """Snakemake adapter: combine the shard posteriors into the consensus."""
 
-import os
+from homodyne import runtime
 
-os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
+runtime.configure(snakemake.threads)  # noqa: F821 (first: JAX reads it as it starts)
 
-from homodyne import steps
+from homodyne import layout, steps  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with steps.logged(sm.log[0]):
     steps.combine_step(steps.dataset_from(sm.config, sm.wildcards.ds), sm.input.posteriors,
-                       sm.params.outdir)
+                       layout.dataset(sm.params.results, sm.wildcards.ds))

@@ -1,10 +1,10 @@
 """Snakemake adapter: keep the configured angles."""
 
-import os
+from homodyne import runtime
 
-os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
+runtime.configure(snakemake.threads)  # noqa: F821 (first: JAX reads it as it starts)
 
-from homodyne import steps
+from homodyne import layout, steps  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with steps.logged(sm.log[0]):

@@ -1,10 +1,10 @@
-"""Snakemake adapter: read the dataset's q ring and frame window into loaded.h5."""
+"""Snakemake adapter: read every angle of the dataset's q ring and frame window into loaded.h5."""
 
-import os
+from homodyne import runtime
 
-os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
+runtime.configure(snakemake.threads)  # noqa: F821 (first: JAX reads it as it starts)
 
-from homodyne import steps
+from homodyne import layout, steps  # noqa: E402
 
 sm = snakemake  # noqa: F821
 with steps.logged(sm.log[0]):

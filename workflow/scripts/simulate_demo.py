@@ -1,11 +1,11 @@
 """Snakemake adapter: generate the built-in demo dataset."""
 
-import os
+from homodyne import runtime
 
-os.environ["HOMODYNE_THREADS"] = str(snakemake.threads)  # noqa: F821 (set before JAX starts)
+runtime.configure(snakemake.threads)  # noqa: F821 (first: JAX reads it as it starts)
 
-from homodyne import steps
-from homodyne.data import simulate
+from homodyne import steps  # noqa: E402
+from homodyne.data import simulate  # noqa: E402
 
 sm = snakemake  # noqa: F821
 p = sm.params

@@ -1,0 +1,124 @@
+"""Where every result file of a run lives: the one owner of the results layout.
+
+The workflow rules, the step functions, ``homodyne run``, ``homodyne plot`` and the tests all
+ask this module for paths, so the layout is written down once::
+
+    <root>/<dataset>/data/loaded.h5                 raw ring and frame window (temporary)
+    <root>/<dataset>/data/filtered.h5               the data every fit reads
+    <root>/<dataset>/nlsq/nlsq_results.{json,npz}
+    <root>/<dataset>/cmc/shards/shard_<k>.h5        k zero-padded to 3 digits
+    <root>/<dataset>/cmc/posteriors/posterior_<k>.nc
+    <root>/<dataset>/cmc/mcmc_parameters.json, mcmc_diagnostics.json, mcmc_results.npz,
+                     mcmc_inference_data.nc
+    <root>/<dataset>/plots/                         figures of the dataset
+    <root>/<dataset>/analysis_summary.json
+    <root>/plots/datasets_parameters.png            parameters across datasets
+
+``name`` may be a Snakemake wildcard such as ``"{ds}"`` and a shard index ``"{k}"``: the
+same properties then give the rules' path patterns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARD_DIGITS = 3
+
+
+def shard_tag(k: int | str) -> str:
+    """``7`` -> ``"007"``; a wildcard such as ``"{k}"`` is passed through."""
+    return f"{k:0{SHARD_DIGITS}d}" if isinstance(k, int) else str(k)
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """The result files of one dataset under a results folder ``root``."""
+
+    root: str
+    name: str
+
+    def _path(self, *parts: str) -> str:
+        return str(Path(self.root, self.name, *parts))
+
+    @property
+    def dir(self) -> str:
+        return self._path()
+
+    @property
+    def loaded(self) -> str:
+        return self._path("data", "loaded.h5")
+
+    @property
+    def filtered(self) -> str:
+        return self._path("data", "filtered.h5")
+
+    @property
+    def nlsq_json(self) -> str:
+        return self._path("nlsq", "nlsq_results.json")
+
+    @property
+    def nlsq_npz(self) -> str:
+        return self._path("nlsq", "nlsq_results.npz")
+
+    @property
+    def shards(self) -> str:
+        return self._path("cmc", "shards")
+
+    def shard(self, k: int | str) -> str:
+        return self._path("cmc", "shards", f"shard_{shard_tag(k)}.h5")
+
+    def posterior(self, k: int | str) -> str:
+        return self._path("cmc", "posteriors", f"posterior_{shard_tag(k)}.nc")
+
+    @property
+    def posteriors(self) -> str:
+        return self._path("cmc", "posteriors")
+
+    @property
+    def cmc_parameters(self) -> str:
+        return self._path("cmc", "mcmc_parameters.json")
+
+    @property
+    def cmc_diagnostics(self) -> str:
+        return self._path("cmc", "mcmc_diagnostics.json")
+
+    @property
+    def cmc_npz(self) -> str:
+        return self._path("cmc", "mcmc_results.npz")
+
+    @property
+    def cmc_netcdf(self) -> str:
+        return self._path("cmc", "mcmc_inference_data.nc")
+
+    @property
+    def plots(self) -> str:
+        return self._path("plots")
+
+    @property
+    def summary(self) -> str:
+        return self._path("analysis_summary.json")
+
+    def has_nlsq(self) -> bool:
+        """NLSQ results exist (for ``homodyne plot`` on a folder a user points at)."""
+        return Path(self.nlsq_json).is_file() and Path(self.nlsq_npz).is_file()
+
+    def has_cmc(self) -> bool:
+        """CMC results exist (for ``homodyne plot`` on a folder a user points at)."""
+        return all(Path(p).is_file() for p in (self.cmc_parameters, self.cmc_diagnostics,
+                                              self.cmc_npz))
+
+
+def dataset(root: str | Path, name: str) -> DatasetLayout:
+    """The layout of dataset ``name`` under the results folder ``root``."""
+    return DatasetLayout(str(root), name)
+
+
+def datasets_figure(root: str | Path) -> str:
+    """The cross-dataset parameter figure of a run."""
+    return str(Path(root, "plots", "datasets_parameters.png"))
+
+
+def shard_indices(shard_files) -> list[int]:
+    """Indices of shard files named as :meth:`DatasetLayout.shard` names them, sorted."""
+    return sorted(int(Path(f).stem.rsplit("_", 1)[1]) for f in shard_files)

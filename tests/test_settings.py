@@ -1,0 +1,87 @@
+"""Each step's identity: the settings its output depends on (homodyne.settings)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+
+import pytest
+
+from homodyne.config import CMCConfig, parse_config
+from homodyne.settings import (
+    CMC_COMBINE,
+    CMC_NO_OUTPUT,
+    CMC_NUTS,
+    CMC_SHARD,
+    STEPS,
+    settings_json,
+    step_settings,
+)
+
+CONFIG = {"datasets": [{"name": "a", "file": "a.h5", "q": 0.005}],
+          "analysis": {"mode": "laminar_flow", "dt": 0.1}}
+
+
+def _dataset(**sections):
+    raw = json.loads(json.dumps(CONFIG))
+    for key, value in sections.items():
+        if key in ("frames", "phi_ranges", "q", "file"):
+            raw["datasets"][0][key] = value
+        else:
+            raw.setdefault(key, {}).update(value)
+    config = parse_config(raw)
+    return config.datasets[0], config.plots
+
+
+def _changed_steps(**sections) -> set[str]:
+    base, base_plots = _dataset()
+    ds, plots = _dataset(**sections)
+    return {s for s in STEPS
+            if settings_json(ds, s, plots) != settings_json(base, s, base_plots)}
+
+
+def test_every_cmc_key_belongs_to_exactly_one_step():
+    claimed = CMC_SHARD + CMC_NUTS + CMC_COMBINE + CMC_NO_OUTPUT
+    names = [f.name for f in fields(CMCConfig)]
+    assert sorted(n for n in claimed if n in names) == sorted(names)
+    assert len(set(claimed)) == len(claimed)
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"frames": [1, 50]}, set(STEPS)),
+    ({"phi_ranges": [[-10, 10]]}, set(STEPS)),
+    ({"analysis": {"L": 1.0e6}}, set(STEPS) - {"load", "filter"}),
+    ({"nlsq": {"loss": "soft_l1"}}, set(STEPS) - {"load", "filter"}),
+    ({"nlsq": {"max_iterations": 50}}, set(STEPS) - {"load", "filter"}),
+    ({"cmc": {"prior_width": 3.0}}, {"shard", "nuts", "combine", "plot", "summary"}),
+    ({"cmc": {"samples": 100}}, {"nuts", "combine", "plot", "summary"}),
+    ({"cmc": {"max_divergence_rate": 0.2}}, {"combine", "plot", "summary"}),
+    ({"cmc": {"shards_per_job": 3}}, set()),
+    ({"plots": {"svg": True}}, {"plot"}),
+])
+def test_a_change_reaches_exactly_the_steps_below_it(change, expected):
+    assert _changed_steps(**change) == expected
+
+
+def test_without_cmc_the_figures_and_summary_ignore_cmc_settings():
+    ds, plots = _dataset(cmc={"enable": False})
+    off = replace(ds, cmc=replace(ds.cmc, samples=999))
+    for step in ("nlsq", "plot", "summary"):
+        assert settings_json(off, step, plots) == settings_json(ds, step, plots)
+    assert "cmc_nuts" not in step_settings(ds, "summary")
+
+
+def test_settings_are_plain_json_with_every_section():
+    ds, plots = _dataset()
+    s = step_settings(ds, "plot", plots)
+    assert set(s) == {"data", "analysis", "nlsq", "cmc_shard", "cmc_nuts", "cmc_combine",
+                      "plots"}
+    assert json.loads(settings_json(ds, "plot", plots)) == s
+    assert s["data"] == {"file": "a.h5", "q": 0.005, "dt": 0.1, "frames": None,
+                         "phi_ranges": None}
+
+
+def test_unknown_step_is_refused():
+    ds, _ = _dataset()
+    with pytest.raises(ValueError, match="unknown step 'fit'"):
+        step_settings(ds, "fit")
