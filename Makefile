@@ -59,7 +59,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check homodyne tests benchmarks
+	$(VENV)/bin/ruff check homodyne tests benchmarks workflow/scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

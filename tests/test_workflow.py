@@ -262,3 +262,156 @@ def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm, demo_run)
     assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
                                                          "plot": 1, "summary": 1}
     assert_complete(work)
+
+
+def _finished_copy(demo_run, tmp_path: Path, name: str, **edits) -> Path:
+    """A copy of the finished demo run whose config.yaml has ``edits`` applied
+    (``section={key: value}``, or ``dataset={key: value}`` for the demo dataset's entry)."""
+    source, result = demo_run
+    assert result.returncode == 0, "the demo run failed; see test_demo_end_to_end"
+    work = tmp_path / name
+    shutil.copytree(source, work, symlinks=True)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    for section, values in edits.items():
+        target = config["datasets"][0] if section == "dataset" else config.setdefault(section, {})
+        target.update(values)
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return work
+
+
+@pytest.mark.parametrize(("edits", "expected"), [
+    ({"dataset": {"frames": [1, 50]}},
+     {"load": 1, "filter": 1, "nlsq": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
+    ({"nlsq": {"max_iterations": 150}},
+     {"nlsq": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
+    ({"cmc": {"samples": 30}}, {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1}),
+    ({"plots": {"svg": True}}, {"plot": 1}),
+    ({"cmc": {"shards_per_job": 2}}, {}),
+])
+def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run, edits,
+                                                              expected):
+    """A data, NLSQ, NUTS and plot setting; a job-bundling setting reruns nothing.  (Jobs
+    below a rerun shard checkpoint are listed once it has run.)"""
+    work = _finished_copy(demo_run, tmp_path, "edited", **edits)
+    result = snakemake(work, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    if not expected:
+        assert "Nothing to be done" in result.stdout + result.stderr
+    else:
+        assert job_counts(result.stdout + result.stderr) == {"all": 1, **expected}
+
+
+def test_summary_reports_the_settings_its_results_record(demo_run):
+    work, _ = demo_run
+    res = work / "results/demo"
+    summary = json.loads((res / "analysis_summary.json").read_text())
+    nlsq = json.loads((res / "nlsq/nlsq_results.json").read_text())
+    cmc = json.loads((res / "cmc/mcmc_parameters.json").read_text())
+    assert summary["settings"] == {"nlsq": nlsq["settings"], "cmc": cmc["settings"]}
+    assert cmc["settings"]["cmc_nuts"]["samples"] == SMALL_CMC["samples"]
+    assert nlsq["settings"]["data"]["frames"] is None and "cmc_nuts" not in nlsq["settings"]
+
+
+def test_cmc_switched_off_leaves_no_cmc_figure_or_summary(tmp_path, demo_run):
+    work = _finished_copy(demo_run, tmp_path, "no_cmc", cmc={"enable": False})
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"all": 1, "plot": 1, "summary": 1}
+    res = work / "results/demo"
+    assert not list((res / "plots").glob("cmc_*"))
+    assert {"c2_overview.png", "residual_histogram.png"} <= {p.name for p in
+                                                            (res / "plots").iterdir()}
+    summary = json.loads((res / "analysis_summary.json").read_text())
+    assert summary["cmc"] is None and summary["settings"]["cmc"] is None
+
+
+@pytest.mark.parametrize("deleted", [True, False], ids=["deleted", "dropped"])
+def test_rerun_chosen_shards_with_forcerun(tmp_path, demo_run, deleted):
+    """The README's way to redo a shard: ``-R`` (--forcerun) its posterior file, whether it was
+    deleted or is still there (a shard the consensus dropped)."""
+    work = _finished_copy(demo_run, tmp_path, "forced")
+    posterior = work / "results/demo/cmc/posteriors/posterior_001.nc"
+    before = posterior.stat().st_mtime_ns
+    if deleted:
+        posterior.unlink()
+    result = snakemake(work, "-R", "results/demo/cmc/posteriors/posterior_001.nc")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout + result.stderr) == {"all": 1, "nuts": 1, "combine": 1,
+                                                         "plot": 1, "summary": 1}
+    assert posterior.stat().st_mtime_ns > before
+    assert_complete(work)
+    assert "Nothing to be done" in snakemake(work, "-n").stdout
+
+
+def test_cross_dataset_figure_reads_only_the_configured_datasets(tmp_path, demo_run):
+    """Other dataset folders under results/ (an earlier config's, a broken one) are never
+    read: the step is given its datasets."""
+    from dataclasses import replace
+
+    from homodyne import layout, steps
+    from homodyne.config import load_config
+
+    work, _ = demo_run
+    ds = load_config(work / "config.yaml").datasets[0]
+    for name in ("a", "b"):
+        shutil.copytree(work / "results/demo/nlsq", tmp_path / name / "nlsq")
+    (tmp_path / "a/cmc").mkdir()
+    shutil.copy(work / "results/demo/cmc/mcmc_parameters.json", tmp_path / "a/cmc")
+    (tmp_path / "stale/nlsq").mkdir(parents=True)
+    (tmp_path / "stale/nlsq/nlsq_results.json").write_text("{ not json")
+    chosen = [replace(ds, name="a"), replace(ds, name="b", cmc=replace(ds.cmc, enable=False))]
+    out = layout.datasets_figure(tmp_path)
+    made = steps.plot_datasets_step(chosen, [layout.dataset(tmp_path, d.name) for d in chosen],
+                                    out, {})
+    assert made == Path(out) and made.read_bytes()[:4] == b"\x89PNG"
+
+
+def _numbers(value):
+    """A result mapping without timings and timestamps, for comparing two runs."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()
+                if k not in ("seconds", "timestamp", "compile_seconds")}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def test_homodyne_run_writes_the_workflow_files(tmp_path, demo_run):
+    """One pipeline, two drivers: ``homodyne run --method both --plots`` on the demo config
+    gives the workflow's result files (numbers equal to rounding)."""
+    work = _finished_copy(demo_run, tmp_path, "driver")
+    result = subprocess.run([sys.executable, "-m", "homodyne.cli", "run", "config.yaml",
+                             "--method", "both", "--plots", "--output", "run"],
+                            capture_output=True, text=True, cwd=work, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    flow, run = work / "results/demo", work / "run/demo"
+    def files(root):  # without the time stamps Snakemake keeps in directory() outputs
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                      if p.is_file() and not p.name.startswith(".snakemake"))
+
+    names = files(flow)
+    assert names == files(run)
+    for name in names:
+        a, b = flow / name, run / name
+        if a.suffix == ".json":
+            x, y = _numbers(json.loads(a.read_text())), _numbers(json.loads(b.read_text()))
+            assert _close(x, y), name
+        elif a.suffix == ".npz":
+            with np.load(a) as za, np.load(b) as zb:
+                assert sorted(za.files) == sorted(zb.files), name
+                for key in za.files:
+                    if za[key].dtype.kind in "fc":
+                        np.testing.assert_allclose(za[key], zb[key], rtol=1e-9, atol=1e-12,
+                                                   err_msg=f"{name}:{key}")
+                    else:
+                        np.testing.assert_array_equal(za[key], zb[key], err_msg=name)
+
+
+def _close(x, y) -> bool:
+    if isinstance(x, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
+    if isinstance(x, list):
+        return len(x) == len(y) and all(_close(a, b) for a, b in zip(x, y, strict=True))
+    if isinstance(x, float) and isinstance(y, float):
+        return bool(np.isclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return x == y

@@ -55,7 +55,7 @@ rule combine:
         inference=OUT.cmc_netcdf,
     params:
         settings=settings("combine"),
-        results=RESULTS,
+        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/combine.log",
     benchmark:

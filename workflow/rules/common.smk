@@ -38,8 +38,9 @@ def out(name):
 
 
 def settings(step):
-    """A rule ``params`` entry: the settings the step's output depends on, as JSON, so the
-    ``params`` rerun trigger reruns the step (and what follows) when one of them changes."""
+    """The settings the step's output depends on, as JSON, for a ``params`` entry of its
+    rule; Snakemake's params trigger then reruns the step (and what follows) when one
+    changes."""
     return lambda wc: settings_json(DATASETS[wc.ds], step, HOMODYNE.plots)
 
 

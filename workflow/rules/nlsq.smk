@@ -9,7 +9,7 @@ rule nlsq:
         npz=OUT.nlsq_npz,
     params:
         settings=settings("nlsq"),
-        results=RESULTS,
+        files=lambda wc: out(wc.ds),
     threads: 2
     log:
         "logs/{ds}/nlsq.log",

@@ -8,7 +8,7 @@ rule plot:
         directory(OUT.plots),
     params:
         settings=settings("plot"),
-        results=RESULTS,
+        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/plot.log",
     benchmark:
@@ -31,7 +31,7 @@ rule plot_datasets:
     params:
         datasets=list(DATASETS),
         plots=json.dumps(HOMODYNE.plots, sort_keys=True),
-        results=RESULTS,
+        files=[out(name) for name in DATASETS],
     log:
         "logs/plot_datasets.log",
     benchmark:
@@ -52,7 +52,7 @@ rule summary:
         OUT.summary,
     params:
         settings=settings("summary"),
-        results=RESULTS,
+        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/summary.log",
     benchmark:

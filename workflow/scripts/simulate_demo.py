@@ -2,12 +2,12 @@
 
 from homodyne import runtime
 
-runtime.configure(snakemake.threads)  # noqa: F821 (first: JAX reads it as it starts)
+sm = snakemake  # noqa: F821
+runtime.configure(sm.threads)  # first: JAX reads it as it starts
 
 from homodyne import steps  # noqa: E402
 from homodyne.data import simulate  # noqa: E402
 
-sm = snakemake  # noqa: F821
 p = sm.params
 with steps.logged(sm.log[0]):
     simulate(sm.output.data, mode=p.mode, params=dict(p.params), phi=list(p.phi),
