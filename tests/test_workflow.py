@@ -395,7 +395,7 @@ def test_homodyne_run_writes_the_workflow_files(tmp_path, demo_run):
         a, b = flow / name, run / name
         if a.suffix == ".json":
             x, y = _numbers(json.loads(a.read_text())), _numbers(json.loads(b.read_text()))
-            assert _close(x, y), name
+            assert _differences(x, y) == [], name
         elif a.suffix == ".npz":
             with np.load(a) as za, np.load(b) as zb:
                 assert sorted(za.files) == sorted(zb.files), name
@@ -407,11 +407,18 @@ def test_homodyne_run_writes_the_workflow_files(tmp_path, demo_run):
                         np.testing.assert_array_equal(za[key], zb[key], err_msg=name)
 
 
-def _close(x, y) -> bool:
-    if isinstance(x, dict):
-        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
-    if isinstance(x, list):
-        return len(x) == len(y) and all(_close(a, b) for a, b in zip(x, y, strict=True))
+def _differences(x, y, path: str = "") -> list[str]:
+    """Where two parsed JSON values differ beyond rounding (rtol 1e-9)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        if x.keys() != y.keys():
+            return [f"{path}: keys {sorted(x.keys() ^ y.keys())}"]
+        return [d for k in x for d in _differences(x[k], y[k], f"{path}/{k}")]
+    if isinstance(x, list) and isinstance(y, list):
+        if len(x) != len(y):
+            return [f"{path}: lengths {len(x)} != {len(y)}"]
+        return [d for i, (a, b) in enumerate(zip(x, y, strict=True))
+                for d in _differences(a, b, f"{path}[{i}]")]
     if isinstance(x, float) and isinstance(y, float):
-        return bool(np.isclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True))
-    return x == y
+        same = np.isclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True)
+        return [] if same else [f"{path}: {x!r} != {y!r}"]
+    return [] if x == y else [f"{path}: {x!r} != {y!r}"]
