@@ -254,6 +254,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate(args.config)
     if report.datasets:
         print(report.table())
+    for warning in report.warnings:
+        print(f"homodyne: warning: {warning}", file=sys.stderr)
     report.raise_for_problems()
     print(f"{args.config}: valid, {len(report.datasets)} dataset(s)")
     return 0

@@ -501,12 +501,15 @@ def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = No
     for m, p in zip(c2, phi, strict=True):
         where = label if p is None or len(c2) == 1 else f"{label} (φ = {p:g}°)"
         bad = int(np.sum(~np.isfinite(m)))
+        if bad == m.size:
+            out.append(reason("non_finite", f"{where}: every value is NaN or Inf; nothing can "
+                              "be fitted; export the matrix again", severity=FAILED))
+            continue
         if bad:
             out.append(reason("non_finite", (
-                f"{where}: {bad} non-finite (NaN/Inf) values of {m.size}; remove or repair "
-                "them (load(..., mask_nonfinite=True) keeps the longest finite frame run)"),
-                severity=FAILED))
-            continue
+                f"{where}: {bad} non-finite (NaN/Inf) values of {m.size}; the fit refuses "
+                "them: repair them, or load with mask_nonfinite (keeps the longest run of "
+                "finite frames)")))
         n = m.shape[0]
         g = lag_profile(m)
         tail = g[max(2, (3 * n) // 4):]
@@ -555,6 +558,21 @@ def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = No
                 f"{g[2]:.4g}, long lags: {baseline:.4g}): the dynamics are faster than the "
                 "frame time and cannot be resolved; use a shorter frame time")))
     return out
+
+
+def dataset_reasons(ds) -> list[dict]:
+    """:func:`data_reasons` of a configured dataset as ``homodyne run`` will load it (both
+    triangles as stored); a dataset the loader refuses gives one ``failed`` reason with the
+    loader's message.  The one check here that reads files: ``homodyne validate`` calls it."""
+    from homodyne.data import load
+    from homodyne.errors import DataQualityError
+
+    try:
+        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
+                    frames=ds.frames)
+    except DataQualityError as exc:
+        return [reason("data", str(exc), severity=FAILED)]
+    return data_reasons(data.c2, str(ds.file), phi=data.phi, raw=True)
 
 
 def refuse(reasons: Iterable[Mapping]) -> str | None:
