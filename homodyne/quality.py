@@ -46,8 +46,14 @@ SIGMA_RANGE_FRACTION = 0.25
 determine the parameter: its ±1σ interval already covers half of everything allowed."""
 
 CORRELATION_MAX = 0.99
-"""|correlation| above this between two parameters: the data determine only a combination
-of the two (one could be fixed without changing the fit)."""
+"""|correlation| above this with an unidentified parameter: that partner is named, since
+fixing either one usually makes the other identifiable."""
+
+CORRELATION_DEGENERATE = 0.9999
+"""|correlation| above this between two parameters flags the pair even when each σ looks
+acceptable: the marginal σ is then more than 70 times the σ at a fixed partner, the data
+determine one combination of the two, and the fit is numerically degenerate.  (The demo's
+shear parameters reach 0.9994 while each is determined to about 10 %: not a defect.)"""
 
 CHI2_WARNING = (0.5, 2.0)
 """χ²_red outside this range, with σ estimated from the data: the noise estimate is off or
@@ -200,11 +206,44 @@ def bound_reasons(names, values, lower, upper, free) -> list[dict]:
     return out
 
 
+def _correlations(names, covariance, free) -> list[tuple[int, int, float]]:
+    """``(a, b, ρ)`` of every pair of free parameters with finite σ, from the covariance."""
+    if covariance is None:
+        return []
+    cov = np.asarray(covariance, dtype=np.float64)
+    sd = np.sqrt(np.abs(np.diag(cov)))
+    idx = [k for k in range(len(names)) if free[k] and math.isfinite(sd[k]) and sd[k] > 0]
+    pairs = []
+    for pos, a in enumerate(idx):
+        for b in idx[pos + 1:]:
+            rho = cov[a, b] / (sd[a] * sd[b])
+            if math.isfinite(rho):
+                pairs.append((a, b, float(rho)))
+    return pairs
+
+
 def identifiability_reasons(names, sigma, lower, upper, free, covariance=None) -> list[dict]:
-    """σ null, infinite or wider than :data:`SIGMA_RANGE_FRACTION` of the range, and pairs
-    with |correlation| above :data:`CORRELATION_MAX` (the partner named)."""
+    """Unidentified parameters: σ null, infinite or wider than :data:`SIGMA_RANGE_FRACTION`
+    of the range, each naming the partners it is correlated with beyond
+    :data:`CORRELATION_MAX`; and pairs correlated beyond :data:`CORRELATION_DEGENERATE`.
+
+    A correlation of 0.99 between parameters that are each well determined (σ a few % of
+    the value, as for the shear parameters of the demo) is not a defect: the marginal σ
+    already includes it.  It matters when it makes a σ large, so there it is named.
+    """
     out = []
-    for n, s, lo, hi, f in zip(names, sigma, lower, upper, free, strict=True):
+    pairs = _correlations(names, covariance, free)
+
+    def partners(k: int) -> str:
+        found = [(b if a == k else a, rho) for a, b, rho in pairs
+                 if k in (a, b) and abs(rho) > CORRELATION_MAX]
+        if not found:
+            return ""
+        listed = ", ".join(f"{names[j]} (ρ = {rho:+.4f})" for j, rho in found)
+        return (f"; it is correlated with {listed}, so the data determine only a "
+                "combination: fix one of them")
+
+    for k, (n, s, lo, hi, f) in enumerate(zip(names, sigma, lower, upper, free, strict=True)):
         if not f:
             continue
         if s is None or not math.isfinite(s):
@@ -216,21 +255,15 @@ def identifiability_reasons(names, sigma, lower, upper, free, covariance=None) -
             out.append(reason("unidentified", (
                 f"{n}: 1σ = {_num(s)} is {_share(s / (hi - lo))} its bound range "
                 f"[{_num(lo)}, {_num(hi)}] (limit {SIGMA_RANGE_FRACTION * 100:.0f} %): the "
-                "data hardly determine it; fix it or narrow the bounds on physical grounds"),
-                parameter=n))
-    if covariance is not None:
-        cov = np.asarray(covariance, dtype=np.float64)
-        sd = np.sqrt(np.abs(np.diag(cov)))
-        idx = [k for k in range(len(names)) if free[k] and math.isfinite(sd[k]) and sd[k] > 0]
-        for a_pos, a in enumerate(idx):
-            for b in idx[a_pos + 1:]:
-                rho = cov[a, b] / (sd[a] * sd[b])
-                if math.isfinite(rho) and abs(rho) > CORRELATION_MAX:
-                    out.append(reason("correlated", (
-                        f"{names[a]} and {names[b]} are correlated with ρ = {rho:+.4f} "
-                        f"(|ρ| > {CORRELATION_MAX}): the data determine only a combination of "
-                        "the two, so neither value alone is meaningful; fix one of them"),
-                        parameter=names[a]))
+                "data hardly determine it; fix it or narrow the bounds on physical grounds"
+                + partners(k)), parameter=n))
+    for a, b, rho in pairs:
+        if abs(rho) > CORRELATION_DEGENERATE:
+            out.append(reason("correlated", (
+                f"{names[a]} and {names[b]} are correlated with ρ = {rho:+.6f} (|ρ| > "
+                f"{CORRELATION_DEGENERATE}): the data determine only a combination of the "
+                "two, so neither value alone is meaningful; fix one of them"),
+                parameter=names[a]))
     return out
 
 
