@@ -144,18 +144,24 @@ WELL = ([1e4, -0.5, 0.3, 1.0], [500.0, 0.05, 0.004, 0.01])
 def test_well_posed_posterior_is_ok():
     assert Q.cmc_verdict(fake_consensus(*WELL, priors=PRIORS)) == {"verdict": "ok",
                                                                    "reasons": []}
+    # the demo's sampler statistics (2 chains × 300 draws): no false alarm
+    demo = fake_consensus(*WELL, priors=PRIORS, chains=2, draws=300,
+                          r_hat=np.array([1.0172, 1.0125, 1.0105, 1.0102]),
+                          ess_bulk=np.array([112.1, 127.0, 183.0, 199.0]),
+                          ess_tail=np.array([139.7, 150.0, 188.0, 191.0]), divergences=3,
+                          divergence_rate=3 / 1800)
+    assert Q.cmc_verdict(demo)["verdict"] == "ok"
 
 
 def test_sampler_diagnostics_against_their_thresholds():
-    bad = fake_consensus(*WELL, priors=PRIORS, r_hat=np.array([1.2, 1.02, 1.0, 1.0]),
-                         ess_bulk=np.array([2000.0, 2000, 350, 2000]), divergences=7,
-                         divergence_rate=0.0035)
+    bad = fake_consensus(*WELL, priors=PRIORS, r_hat=np.array([1.2, 1.07, 1.0, 1.0]),
+                         ess_bulk=np.array([2000.0, 2000, 80, 2000]), divergences=40,
+                         divergence_rate=0.02)
     found = Q.cmc_reasons(bad)
     assert checks(found, "failed") == [("r_hat", "D0")]
     assert ("r_hat", "alpha") in checks(found, "warning")
     assert ("ess", "contrast_0") in checks(found)
-    assert "bulk ESS = 350 < 400 (100 per chain × 4 chains)" in "".join(
-        r["message"] for r in found)
+    assert "bulk ESS = 80 < 100" in "".join(r["message"] for r in found)
     assert ("divergences", None) in checks(found)
 
 
