@@ -327,6 +327,9 @@ def nlsq_reasons(result) -> list[dict]:
     names, values, free = result.names, result.values, result.free
     lower, upper, start = result.lower, result.upper, result.start
     sigma = [float(s) for s in result.uncertainties]
+    if lower is None or upper is None or start is None:
+        raise ValueError("the fit result records no bounds and start values; NLSQ checks "
+                         "need them (homodyne.nlsq.fit records them)")
     return [
         *convergence_reasons(result.success, result.message),
         *chi2_reasons(result.reduced_chi2, result.sigma_from_data),
@@ -589,8 +592,9 @@ def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = No
             drop = float(np.mean(third) - baseline) if len(third) else 0.0
             if drop > DECAY_TAIL_FRACTION * contrast:
                 out.append(reason("frames", (
-                    f"{where}: c2 still decays at the end of its {n} frames ({drop / contrast * 100:.0f} % "
-                    f"of the contrast {contrast:.3g} between the third and last quarter of the "
+                    f"{where}: c2 still decays at the end of its {n} frames "
+                    f"({drop / contrast * 100:.0f} % of the contrast {contrast:.3g} between the "
+                    "third and last quarter of the "
                     "lags): the baseline and the slow dynamics are not in the data; use more "
                     "frames (a longer series) or a longer frame time")))
         if n >= 4 and g[2] - baseline < FAST_DECAY_FRACTION * contrast:

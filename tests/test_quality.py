@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from homodyne import quality as Q
+from homodyne import steps
 from homodyne.cli import main
 from homodyne.cmc import combine
 from homodyne.cmc.sample import posterior_tree, write_tree
@@ -361,3 +363,18 @@ def test_well_posed_synthetic_fit_stays_ok(tmp_path, capsys):
     rc, result, out = _run(tmp_path, _config(tmp_path, h5, 0.0054, fixed=["D_offset"]), capsys)
     assert result["quality"] == {"verdict": "ok", "reasons": []}, result["quality"]
     assert rc == 0 and "well: quality OK" in out
+    config = _config(tmp_path, h5, 0.0054, fixed=["D_offset"])
+    raw = yaml.safe_load(config.read_text())
+    summary = steps.summary_step(steps.dataset_from(raw, "well"), tmp_path / "out" / "well",
+                                 tmp_path / "analysis_summary.json", raw)
+    assert json.loads(summary.read_text())["quality"] == {"verdict": "ok", "reasons": []}
+
+
+def test_readme_explains_every_check():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Can I trust this fit?", 1)[1].split("\n## ", 1)[0]
+    source = Path(Q.__file__).read_text()
+    names = set(re.findall(r'reason\(\s*"(\w+)"', source)) - {"data", "x", "y"}
+    assert len(names) >= 20
+    missing = [n for n in sorted(names) if f"`{n}`" not in section]
+    assert missing == []

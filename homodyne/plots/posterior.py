@@ -22,11 +22,11 @@ from homodyne.plots.figure import (
     CHAIN_COLORS,
     margins,
     new_figure,
-    param_label,
-    unit_of,
     panel_grid,
+    param_label,
     scale_ticks,
     styled,
+    unit_of,
 )
 
 DROPPED_GID = "dropped-shards"
