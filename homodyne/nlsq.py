@@ -370,6 +370,8 @@ class FitResult:
     seconds: float
     starts: int = 1
     at_bounds: tuple[str, ...] = field(default_factory=tuple)
+    # what homodyne.quality judges the fit against: bounds and start of every parameter,
+    # and whether sigma was estimated from the data (then chi2_red should be near 1)
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     start: np.ndarray | None = None
