@@ -268,8 +268,9 @@ def _add_validate(sub) -> None:
         "values) and every dataset (file readable in a known layout, q within tolerance of a "
         "q ring, angles left after phi_ranges, frames in range) on the files' bin tables, "
         "then the data themselves (a stored c2 - 1, contrast, triangles, decay inside the "
-        "frame window: see 'Can I trust this fit?' in the README; doubtful data warn). Prints per dataset the q used, angles, frames, points, the NLSQ strategy and "
-        "its estimated peak memory, and the CMC shard count. Lists every problem at once and "
+        "frame window: see 'Can I trust this fit?' in the README; doubtful data warn). "
+        "Prints per dataset the q used, angles, frames, points, the NLSQ strategy and its "
+        "estimated peak memory, and the CMC shard count. Lists every problem at once and "
         "exits 2 if there is any.")
     p.add_argument("config", help="analysis config (YAML)")
     p.set_defaults(func=_cmd_validate)

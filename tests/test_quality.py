@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
+from homodyne import layout
 from homodyne import quality as Q
-from homodyne import steps
 from homodyne.cli import main
 from homodyne.cmc import combine
 from homodyne.cmc.sample import posterior_tree, write_tree
@@ -28,7 +28,7 @@ from homodyne.config import CMCConfig
 from homodyne.data import import_matrices, simulate
 from homodyne.data.writers import write_aps_u
 from homodyne.errors import DataQualityError
-from homodyne.outputs import CMC_DIAGNOSTICS, write_cmc
+from homodyne.outputs import write_cmc
 from homodyne.validate import validate
 
 REAL = Path(__file__).parent / "data" / "real"
@@ -228,8 +228,9 @@ def test_mcmc_diagnostics_json_carries_the_verdict(tmp_path, noise, verdict):
              for k in range(3)]
     result = combine(files, CMCConfig())
     assert result.priors == PRIORS
-    write_cmc(tmp_path, result)
-    diagnostics = json.loads((tmp_path / CMC_DIAGNOSTICS).read_text())
+    out = layout.dataset(tmp_path, "d")
+    write_cmc(out, result, {})
+    diagnostics = json.loads(Path(out.cmc_diagnostics).read_text())
     assert diagnostics["quality"]["verdict"] == verdict
 
 
@@ -329,7 +330,7 @@ def test_validate_refuses_stored_c2_minus_one_and_warns_on_slow_decay(tmp_path, 
 def _run(tmp_path, config, capsys):
     rc = main(["-q", "run", str(config), "--output", str(tmp_path / "out")])
     name = yaml.safe_load(config.read_text())["datasets"][0]["name"]
-    result = json.loads((tmp_path / "out" / name / "nlsq" / "nlsq_results.json").read_text())
+    result = json.loads(Path(layout.dataset(tmp_path / "out", name).nlsq_json).read_text())
     return rc, result, capsys.readouterr().out
 
 
@@ -363,10 +364,7 @@ def test_well_posed_synthetic_fit_stays_ok(tmp_path, capsys):
     rc, result, out = _run(tmp_path, _config(tmp_path, h5, 0.0054, fixed=["D_offset"]), capsys)
     assert result["quality"] == {"verdict": "ok", "reasons": []}, result["quality"]
     assert rc == 0 and "well: quality OK" in out
-    config = _config(tmp_path, h5, 0.0054, fixed=["D_offset"])
-    raw = yaml.safe_load(config.read_text())
-    summary = steps.summary_step(steps.dataset_from(raw, "well"), tmp_path / "out" / "well",
-                                 tmp_path / "analysis_summary.json", raw)
+    summary = Path(layout.dataset(tmp_path / "out", "well").summary)  # written by run
     assert json.loads(summary.read_text())["quality"] == {"verdict": "ok", "reasons": []}
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from homodyne import layout
 from homodyne import params as registry
 from homodyne.plots import c2, datasets, posterior
 from homodyne.plots.api import dataset_quality, known_truth
@@ -83,15 +85,16 @@ def test_title_carries_the_verdict():
 
 
 def test_dataset_quality_is_the_worst_of_nlsq_and_cmc(tmp_path):
-    (tmp_path / "nlsq").mkdir()
-    (tmp_path / "cmc").mkdir()
+    ds = layout.dataset(tmp_path, "d")
+    for path in (ds.nlsq_json, ds.cmc_diagnostics):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     ok = {"verdict": "ok", "reasons": []}
-    (tmp_path / "nlsq" / "nlsq_results.json").write_text(json.dumps({"quality": ok}))
-    assert dataset_quality(tmp_path) == "ok"
+    Path(ds.nlsq_json).write_text(json.dumps({"quality": ok}))
+    assert dataset_quality(ds) == "ok"
     bad = {"verdict": "failed", "reasons": [{"check": "noise_scale", "parameter": None,
                                              "severity": "failed", "message": "m"}]}
-    (tmp_path / "cmc" / "mcmc_diagnostics.json").write_text(json.dumps({"quality": bad}))
-    assert dataset_quality(tmp_path) == "failed"
+    Path(ds.cmc_diagnostics).write_text(json.dumps({"quality": bad}))
+    assert dataset_quality(ds) == "failed"
 
 
 def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
@@ -99,10 +102,9 @@ def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
     data.write_bytes(b"")
     (tmp_path / "sim.truth.json").write_text(json.dumps(
         {"parameters": {"D0": 1e4, "alpha": -0.5}, "contrast": [0.3, 0.25], "offset": 1.0}))
-    ds = tmp_path / "results" / "sim"
-    (ds / "nlsq").mkdir(parents=True)
-    (ds / "nlsq" / "nlsq_results.json").write_text(json.dumps(
-        {"provenance": {"source": str(data)}}))
+    ds = layout.dataset(tmp_path / "results", "sim")
+    Path(ds.nlsq_json).parent.mkdir(parents=True)
+    Path(ds.nlsq_json).write_text(json.dumps({"provenance": {"source": str(data)}}))
     names = ("D0", "alpha", "contrast_1", "offset", "noise_scale")
     truth = known_truth(ds, names)
     assert truth == {"D0": 1e4, "alpha": -0.5, "contrast_1": 0.25, "offset": 1.0}

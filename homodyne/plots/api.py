@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from homodyne import layout
+from homodyne import layout, quality
 from homodyne import params as registry
-from homodyne import quality
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
 from homodyne.plots import c2, datasets, files, posterior
