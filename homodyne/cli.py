@@ -8,6 +8,7 @@ traceback, and give exit status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -71,6 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     datasets with ``cmc.enable`` (the NLSQ result files are written either way: they hold
     the priors of the shards).
     """
+    from homodyne import layout, quality
     from homodyne.config import load_config
     from homodyne.runner import run, without_cmc
 
@@ -83,10 +85,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.method != "nlsq" and not ds.cmc.enable:
             log.warning("%s: cmc.enable is false; CMC skipped", ds.name)
     failed = run(datasets, args.output, plots=config.plots if args.plots else None)
+    for ds in datasets:  # the verdict of each dataset, as its analysis_summary.json records it
+        summary = json.loads(Path(layout.dataset(args.output, ds.name).summary).read_text())
+        print("\n".join(quality.summary_lines(summary["quality"], ds.name)))
+        if summary["quality"]["verdict"] == quality.FAILED and ds.name not in failed:
+            failed.append(ds.name)
     if failed:
-        print(f"homodyne: NLSQ did not converge for: {', '.join(failed)} "
-              "(results were written; see the NLSQ 'message' in the log or "
-              "nlsq_results.json)", file=sys.stderr)
+        print(f"homodyne: results that must not be used (quality failed) for: "
+              f"{', '.join(failed)} (results were written; the reasons are printed above and "
+              "stored under 'quality' in nlsq_results.json and mcmc_diagnostics.json)",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -246,6 +254,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     report = validate(args.config)
     if report.datasets:
         print(report.table())
+    for warning in report.warnings:
+        print(f"homodyne: warning: {warning}", file=sys.stderr)
     report.raise_for_problems()
     print(f"{args.config}: valid, {len(report.datasets)} dataset(s)")
     return 0
@@ -256,9 +266,11 @@ def _add_validate(sub) -> None:
         "validate", help="check a config and its data files without fitting",
         description="Check CONFIG (schema, parameter names, bounds containing the initial "
         "values) and every dataset (file readable in a known layout, q within tolerance of a "
-        "q ring, angles left after phi_ranges, frames in range) on the files' bin tables "
-        "only. Prints per dataset the q used, angles, frames, points, the NLSQ strategy and "
-        "its estimated peak memory, and the CMC shard count. Lists every problem at once and "
+        "q ring, angles left after phi_ranges, frames in range) on the files' bin tables, "
+        "then the data themselves (a stored c2 - 1, contrast, triangles, decay inside the "
+        "frame window: see 'Can I trust this fit?' in the README; doubtful data warn). "
+        "Prints per dataset the q used, angles, frames, points, the NLSQ strategy and its "
+        "estimated peak memory, and the CMC shard count. Lists every problem at once and "
         "exits 2 if there is any.")
     p.add_argument("config", help="analysis config (YAML)")
     p.set_defaults(func=_cmd_validate)

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from homodyne import params as registry
+from homodyne import quality
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import XPCSData
 from homodyne.errors import FitError
@@ -369,6 +370,12 @@ class FitResult:
     seconds: float
     starts: int = 1
     at_bounds: tuple[str, ...] = field(default_factory=tuple)
+    # what homodyne.quality judges the fit against: bounds and start of every parameter,
+    # and whether sigma was estimated from the data (then chi2_red should be near 1)
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    start: np.ndarray | None = None
+    sigma_from_data: bool = True
 
     @property
     def physical(self) -> dict[str, float]:
@@ -469,7 +476,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     cov = _covariance(problem, sol.x, reduced)
     free_idx = np.flatnonzero(problem.free)
     at_bounds = tuple(problem.names[k] for k, v in zip(free_idx, sol.x, strict=True)
-                      if v <= problem.lower[k] or v >= problem.upper[k])
+                      if quality.at_bound(v, problem.lower[k], problem.upper[k]))
     contrast, offset = (np.asarray(a) for a in
                         problem.scaling.expand(values[problem.n_physical:]))
     result = FitResult(
@@ -480,6 +487,9 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
         dof=dof, n_points=problem.n_points, iterations=sol.iterations, success=success,
         message=message, strategy=strategy, loss=cfg.loss,
         seconds=time.perf_counter() - began, starts=len(starts), at_bounds=at_bounds,
+        lower=problem.lower, upper=problem.upper,
+        start=np.asarray(problem.full_params(jnp.asarray(x0))),
+        sigma_from_data=analysis.sigma is None,
     )
     log.info("NLSQ done: success=%s, reduced chi2 %.4f, %d iterations, %.1f s (%s)",
              success, reduced, sol.iterations, result.seconds, message)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import homodyne
+from homodyne import quality
 from homodyne.data import XPCSData
 from homodyne.io import write_json, write_npz
 from homodyne.layout import DatasetLayout
@@ -46,6 +47,7 @@ def nlsq_summary(result: FitResult, data: XPCSData, settings: dict) -> dict:
         "offset": result.offset,
         "sigma": data.sigma,
         "at_bounds": list(result.at_bounds),
+        "quality": quality.nlsq_verdict(result),
         "strategy": result.strategy,
         "loss": result.loss,
         "starts": result.starts,
@@ -121,8 +123,9 @@ def cmc_parameters(result, settings: dict) -> dict:
 
 def cmc_diagnostics(result) -> dict:
     """The ``mcmc_diagnostics.json`` mapping: consensus R-hat/ESS, divergences, one entry
-    per shard (used or why not), and the heterogeneity CV of the shard means."""
-    return {
+    per shard (used or why not), the heterogeneity CV of the shard means, and the verdict
+    of :func:`homodyne.quality.cmc_verdict` (which reads k̂ when the mapping records it)."""
+    diagnostics = {
         "overall": {
             "r_hat_max": float(np.max(result.r_hat)),
             "ess_bulk_min": float(np.min(result.ess_bulk)),
@@ -146,6 +149,8 @@ def cmc_diagnostics(result) -> dict:
         "heterogeneity": result.heterogeneity,
         "heterogeneous": list(result.heterogeneous),
     }
+    diagnostics["quality"] = quality.cmc_verdict(result, khat=quality.find_khat(diagnostics))
+    return diagnostics
 
 
 def write_cmc(ds: DatasetLayout, result, settings: dict) -> list[Path]:

@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import homodyne
+from homodyne import quality
 from homodyne.config import DatasetConfig, parse_config
 from homodyne.data import load, read_xpcs, require_finite, select_angles, write_xpcs
 from homodyne.io import write_json
@@ -165,6 +166,7 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
         "mode": nlsq["mode"],
         "q": nlsq["q"],
         "parameters": parameters,
+        "quality": quality.merge(nlsq.get("quality"), (diagnostics or {}).get("quality")),
         "nlsq": {k: nlsq[k] for k in ("success", "message", "reduced_chi2", "chi2", "dof",
                                       "iterations", "seconds", "strategy")},
         "cmc": None if cmc is None else {

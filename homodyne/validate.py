@@ -7,6 +7,9 @@ every dataset it names with the data layer's own selection steps, on the bin tab
 (no matrix is read): file readable in a known layout, the requested q within the tolerance
 ``run`` uses, angles left after ``phi_ranges``, frame window inside the data.  All problems,
 config and data together, are collected so one run of the command lists everything to fix.
+Datasets whose selection is valid are then loaded once for the data checks of
+:func:`homodyne.quality.dataset_reasons` (baseline, contrast, triangles, decay inside the
+window): data no fit can use is a problem, doubtful data a warning.
 
 For each dataset it also predicts what the run will cost, from the same constants the
 fitters use: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0), the NLSQ strategy
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from homodyne import params as registry
+from homodyne import quality
 from homodyne.cmc.shard import resolve_points_per_shard
 from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
@@ -65,6 +69,7 @@ class Report:
     source: str
     problems: tuple[str, ...]
     datasets: tuple[DatasetReport, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -240,7 +245,13 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
         if isinstance(entry, dict):
             ds = config.datasets[k] if config else None
             rows.append(_check_dataset(k, entry, ds, problems, frozenset(map(str, produced))))
-    return Report(source, tuple(problems), tuple(rows))
+    warnings = []
+    for k, row in enumerate(rows):
+        if config is not None and row.n_points is not None:  # the selection is valid
+            for r in quality.dataset_reasons(config.datasets[k]):
+                target = problems if r["severity"] == quality.FAILED else warnings
+                target.append(f"datasets[{k}] ({row.name}): {r['message']}")
+    return Report(source, tuple(problems), tuple(rows), tuple(warnings))
 
 
 def validate(config_path: str | Path) -> Report:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from homodyne.cli import main
 from homodyne.data import load
+
+REAL = Path(__file__).parent / "data" / "real"  # the real matrices, see its README
 
 SIMULATE = ["simulate", "--mode", "laminar_flow", "--phi", "0", "45", "90", "--frames", "30",
             "--dt", "0.1", "--q", "0.0054"]
@@ -64,8 +67,8 @@ def test_simulate_rejects_unknown_layout_choice(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_import_matrix_yolk_plasma(tmp_path, capsys, shared_dir):
-    source = shared_dir / "data" / "real" / "yolk_plasma_two_time.npy"
+def test_import_matrix_yolk_plasma(tmp_path, capsys):
+    source = REAL / "yolk_plasma_two_time.npy"
     out = tmp_path / "yolk.h5"
     rc, stdout, _ = run(capsys, ["import-matrix", source, "--q", "0.022", "--dt", "1",
                                  "--triangle", "upper", "--add-baseline", "1.0", "--out", out])
@@ -86,8 +89,8 @@ def test_import_matrix_several_angles(tmp_path, capsys):
     np.testing.assert_array_equal(load(tmp_path / "two.h5", q=0.01, dt=0.2).phi, [10.0, 100.0])
 
 
-def test_import_matrix_bad_input(tmp_path, capsys, shared_dir):
-    yolk = shared_dir / "data" / "real" / "yolk_plasma_two_time.npy"
+def test_import_matrix_bad_input(tmp_path, capsys):
+    yolk = REAL / "yolk_plasma_two_time.npy"
     np.save(tmp_path / "small.npy", np.eye(6))
     (tmp_path / "text.npy").write_text("no")
     cases = [

@@ -7,12 +7,16 @@ q = 0.005 1/Å, dt = 0.1 s for the CHX matrix and q = 0.022, dt = 1 s for the yo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 
 from homodyne.data import import_matrices, load
 from homodyne.errors import ConfigError, DataFormatError, DataQualityError
+
+REAL = Path(__file__).parent / "data" / "real"  # the real matrices, see its README
 
 CHX_Q, CHX_DT = 0.005, 0.1
 YOLK_Q, YOLK_DT = 0.022, 1.0
@@ -23,8 +27,8 @@ def lag_matrix(n: int) -> np.ndarray:
     return np.abs(i[:, None] - i[None, :])
 
 
-def test_chx_matrix(tmp_path, shared_dir):
-    source = shared_dir / "data" / "real" / "chx_two_time.npy"
+def test_chx_matrix(tmp_path):
+    source = REAL / "chx_two_time.npy"
     path = import_matrices(source, q=CHX_Q, dt=CHX_DT, out=tmp_path / "chx.h5")
     with h5py.File(path, "r") as fh:
         assert fh.attrs["frame_time_s"] == CHX_DT
@@ -42,8 +46,8 @@ def test_chx_matrix(tmp_path, shared_dir):
     np.testing.assert_array_equal(c, c.T)
 
 
-def test_yolk_plasma_matrix_needs_a_triangle(tmp_path, shared_dir):
-    source = shared_dir / "data" / "real" / "yolk_plasma_two_time.npy"
+def test_yolk_plasma_matrix_needs_a_triangle(tmp_path):
+    source = REAL / "yolk_plasma_two_time.npy"
     with pytest.raises(DataQualityError, match=r"triangles differ by up to 0\.02") as err:
         import_matrices(source, q=YOLK_Q, dt=YOLK_DT, out=tmp_path / "yolk.h5")
     assert "--triangle" in str(err.value) and str(source) in str(err.value)
@@ -51,8 +55,8 @@ def test_yolk_plasma_matrix_needs_a_triangle(tmp_path, shared_dir):
 
 
 @pytest.mark.parametrize("triangle", ["upper", "lower"])
-def test_yolk_plasma_matrix_one_triangle_plus_baseline(tmp_path, shared_dir, triangle):
-    source = shared_dir / "data" / "real" / "yolk_plasma_two_time.npy"
+def test_yolk_plasma_matrix_one_triangle_plus_baseline(tmp_path, triangle):
+    source = REAL / "yolk_plasma_two_time.npy"
     raw = np.load(source)
     path = import_matrices([source], q=YOLK_Q, dt=YOLK_DT, out=tmp_path / "yolk.h5",
                            triangle=triangle, add_baseline=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import import_matrices, load, simulate
 from homodyne.errors import FitError
 from homodyne.nlsq import build_problem, fit
+
+REAL = Path(__file__).parent / "data" / "real"  # the real matrices, see its README
 
 LAMINAR_PHI = list(np.linspace(-180.0, 135.0, 8))
 CASES = {
@@ -196,9 +199,9 @@ def test_problem_uses_one_triangle_of_every_angle(tmp_path):
     assert np.all(problem.i < problem.j)
 
 
-def test_real_chx_matrix_fit_converges(shared_dir, tmp_path):
+def test_real_chx_matrix_fit_converges(tmp_path):
     """CHX two-time matrix, assumed q = 0.005 1/Å and dt = 0.1 s (the file records neither)."""
-    path = import_matrices([shared_dir / "data/real/chx_two_time.npy"], q=0.005, dt=0.1,
+    path = import_matrices([REAL / "chx_two_time.npy"], q=0.005, dt=0.1,
                            out=tmp_path / "chx.h5")
     data = load(path, q=0.005, dt=0.1)
     result = fit(data, AnalysisConfig(mode="static", dt=0.1, initial={"D0": 3e4}))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,8 @@ class ConsensusResult:
         r_hat, ess_bulk, ess_tail: per-parameter diagnostics of ``draws``.
         divergences, divergence_rate: over the used shards' draws.
         fixed: parameters held at their NLSQ value, by name.
+        priors: bounds, prior sd and NLSQ value of each sampled parameter, by name
+            (:func:`homodyne.cmc.sample.prior_record`), for the quality checks.
     """
 
     names: tuple[str, ...]
@@ -95,6 +97,7 @@ class ConsensusResult:
     divergences: int
     divergence_rate: float
     fixed: dict
+    priors: dict = field(default_factory=dict)
 
     @property
     def n_shards(self) -> int:
@@ -255,4 +258,5 @@ def combine(posterior_files, cfg: CMCConfig) -> ConsensusResult:
         divergences=divergences,
         divergence_rate=divergences / sum(post.diverging.size for post in used),
         fixed=json.loads(first.get("fixed", "{}")),
+        priors=json.loads(first.get("priors", "{}")),
     )

@@ -166,6 +166,16 @@ def _unusable(shard: Shard) -> str | None:
     return None
 
 
+def prior_record(shard: Shard) -> dict:
+    """``{name: {lower, upper, prior_sd, nlsq_value}}`` of the sampled parameters: what
+    :func:`homodyne.quality.cmc_reasons` compares the posterior with (bounds, the whole
+    untempered prior, the NLSQ value)."""
+    return {n: {"lower": float(shard.lower[k]), "upper": float(shard.upper[k]),
+                "prior_sd": float(shard.prior_scale_untempered[k]),
+                "nlsq_value": float(shard.values[k])}
+            for k, n in enumerate(shard.names) if shard.free[k]}
+
+
 def posterior_tree(names, draws, stats, attrs):
     """An ArviZ DataTree with ``posterior`` (one variable per parameter, draws ``(chain,
     draw, parameter)``), ``sample_stats`` unless ``stats`` is None, ``attrs`` on the root."""
@@ -222,6 +232,7 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
         "shard_file": str(shard_file), "homodyne_version": __version__,
         "fixed": json.dumps({n: float(v) for n, v, f in
                              zip(shard.names, shard.values, shard.free, strict=True) if not f}),
+        "priors": json.dumps(prior_record(shard)),
     }
     if error is None:
         diag = chain_diagnostics(draws)

@@ -11,17 +11,20 @@ file is exactly symmetric.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
-from homodyne import __version__
+from homodyne import __version__, quality
 from homodyne.data.checks import angles, positive
 from homodyne.data.preprocess import full_matrix
 from homodyne.data.writers import write_aps_u
 from homodyne.errors import ConfigError, DataFormatError, DataQualityError
+
+log = logging.getLogger(__name__)
 
 TRIANGLES = ("upper", "lower")
 _SYMMETRY_RTOL = 1e-9
@@ -78,6 +81,18 @@ def _prepared(label: str, matrix: np.ndarray, triangle: str | None) -> np.ndarra
     return np.triu(matrix) + np.triu(matrix, 1).T  # exactly symmetric, upper values kept
 
 
+def _check_quality(items, stack, phi, add_baseline: float) -> None:
+    """Refuse data no fit can use, log a warning for doubtful data
+    (:func:`homodyne.quality.data_reasons`, on the matrices as they will be stored)."""
+    found = [r for (label, _), m, p in zip(items, stack, phi, strict=True)
+             for r in quality.data_reasons(m + add_baseline, label, phi=[p])]
+    refused = quality.refuse(found)
+    if refused:
+        raise DataQualityError(refused)
+    for r in found:
+        log.warning("warning: %s", r["message"])
+
+
 def import_matrices(matrices, *, q: float, dt: float, phi=None, out: str | os.PathLike,
                     triangle: str | None = None, add_baseline: float = 0.0) -> Path:
     """Write measured c2 matrices, one per angle, as an APS-U file at one q.
@@ -101,7 +116,10 @@ def import_matrices(matrices, *, q: float, dt: float, phi=None, out: str | os.Pa
     Raises:
         ConfigError: invalid q, dt, phi, triangle or add_baseline.
         DataFormatError: missing or unreadable input, non-square or mismatched matrices.
-        DataQualityError: triangles disagree and no ``triangle`` was chosen.
+        DataQualityError: triangles disagree and no ``triangle`` was chosen, or the data
+            cannot be a c2 (:func:`homodyne.quality.data_reasons`: a baseline far below 1,
+            as in a matrix stored as c2 - 1, or no finite value); doubtful data (contrast,
+            decay, baseline off 1, NaN) are logged as warnings.
     """
     q, dt = positive("q", q), positive("dt", dt)
     if triangle not in (None, *TRIANGLES):
@@ -121,6 +139,7 @@ def import_matrices(matrices, *, q: float, dt: float, phi=None, out: str | os.Pa
         raise DataFormatError(
             f"matrices of different shapes ({listed}); every angle needs the same frames"
         )
+    _check_quality(items, stack, phi, add_baseline)
     attrs = {
         "frame_time_s": dt,
         "homodyne_version": __version__,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homodyne import layout
+from homodyne import layout, quality
 from homodyne import params as registry
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
@@ -48,12 +48,13 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     """
     r = files.read_nlsq(ds)
     out = Path(out_dir)
-    head = title(r.name, r.mode, r.q)
+    verdict = dataset_quality(ds)
+    head = title(r.name, r.mode, r.q, quality=verdict)
     written = []
     panels = c2.AnglePanels(r.t)
     for p, phi in enumerate(r.phi):
         fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p],
-                          title=title(r.name, r.mode, r.q, phi))
+                          title=title(r.name, r.mode, r.q, phi, quality=verdict))
         written += save_figure(fig, out / f"c2_phi_{angle_tag(phi)}.png", svg=svg)
     figures = {
         "c2_overview": c2.c2_overview_figure(r.t, r.phi, r.c2_exp, r.c2_fit, r.sigma,
@@ -67,6 +68,41 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     return written
 
 
+def dataset_quality(ds: DatasetLayout) -> str | None:
+    """The dataset's verdict (worst of its NLSQ and CMC ``quality``), None if unrecorded."""
+    parts = [files.read_json(Path(path)).get("quality")
+             for path in (ds.nlsq_json, ds.cmc_diagnostics) if Path(path).is_file()]
+    parts = [q for q in parts if isinstance(q, dict) and "verdict" in q]
+    return quality.merge(*parts)["verdict"] if parts else None
+
+
+def known_truth(ds: DatasetLayout, names) -> dict[str, float]:
+    """True values of simulated data: ``<stem>.truth.json`` beside the input file that the
+    NLSQ provenance records (``homodyne simulate`` writes it); ``{}`` for measured data.
+
+    Physical parameters by name; ``contrast``/``offset`` (one value or one per angle) for
+    the scaling names that match (``contrast``, ``contrast_<k>``).
+    """
+    if not Path(ds.nlsq_json).is_file():
+        return {}
+    source = files.nlsq_summary(ds).get("provenance", {}).get("source")
+    path = Path(source).with_name(f"{Path(source).stem}.truth.json") if source else None
+    if path is None or not path.is_file():
+        return {}
+    truth = files.read_json(path)
+    known = {k: float(v) for k, v in truth.get("parameters", {}).items()}
+    for scale in ("contrast", "offset"):
+        value = truth.get(scale)
+        values = value if isinstance(value, list) else []
+        for n in names:
+            suffix = n.removeprefix(f"{scale}_")
+            if n == scale and not isinstance(value, list) and value is not None:
+                known[n] = float(value)
+            elif suffix != n and suffix.isdigit() and int(suffix) < len(values):
+                known[n] = float(values[int(suffix)])
+    return {n: known[n] for n in names if n in known}
+
+
 def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
     """NLSQ ``{name: (value, sd)}`` of a dataset."""
     return {k: (files.number(p.get("value")), files.number(p.get("uncertainty")))
@@ -76,15 +112,16 @@ def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
 def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
     """Write the CMC figures of one dataset: traces, marginals, pair plot, shards.
 
-    The marginals mark the NLSQ value and 1σ; the pair plot shows the physical parameters of
-    the mode that vary in the draws.
+    The marginals mark the NLSQ value and 1σ and the known truth of simulated data
+    (:func:`known_truth`); the pair plot shows the physical parameters of the mode that vary in
+    the draws.  Every title ends with the dataset's verdict (:func:`dataset_quality`).
 
     Raises:
         DataFormatError: the CMC or NLSQ files are missing or malformed.
     """
     r = files.read_cmc(ds)
     out = Path(out_dir)
-    head = title(r.name, r.mode, r.q)
+    head = title(r.name, r.mode, r.q, quality=dataset_quality(ds))
     flat = r.draws.reshape(-1, r.draws.shape[-1])
     nlsq = _nlsq_reference(ds)
     try:
@@ -96,7 +133,8 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> li
         "cmc_trace": posterior.trace_figure(r.draws, r.names, title=head),
         "cmc_marginals": posterior.marginals_figure(
             r.draws, r.names, title=head,
-            reference={n: nlsq[n] for n in r.names if n in nlsq}),
+            reference={n: nlsq[n] for n in r.names if n in nlsq},
+            truth=known_truth(ds, r.names)),
         "cmc_pair": posterior.pair_figure(r.draws[..., pair], [r.names[k] for k in pair],
                                           title=head),
         "cmc_shards": posterior.shards_figure(

@@ -272,9 +272,13 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
         if p // cols == rows - 1 or p + cols >= n_phi:
             ax.set_xlabel(TIME_LABELS[0])
             ax.tick_params(labelbottom=True)
-    fig.legend(handles=handles, loc="upper center", ncols=min(len(handles), 4),
-               bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False,
-               title="markers: data ± σ · lines: fit", title_fontsize=8)
+    legend = {"handles": handles, "title": "markers: data ± σ · lines: fit",
+              "title_fontsize": 8}
+    if cols == 1:  # one panel is narrower than a row of four entries: legend in the panel
+        axes[0, 0].legend(loc="best", fontsize=7, framealpha=0.8, **legend)
+    else:
+        fig.legend(loc="upper center", ncols=min(len(handles), 4),
+                   bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False, **legend)
     fig.suptitle(title, y=1 - 0.08 / height, va="top")
     return fig
 

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from homodyne import params as registry
-from homodyne.plots.figure import margins, new_figure, scale_ticks, styled
+from homodyne.plots.figure import margins, new_figure, param_label, scale_ticks, styled
 
 NLSQ_STYLE = {"fmt": "o", "color": "tab:blue", "label": "NLSQ ± 1σ"}
 CMC_STYLE = {"fmt": "s", "color": "tab:orange", "label": "CMC mean ± sd"}
@@ -48,6 +48,29 @@ def _points(rows: Sequence[DatasetRow], method: str, name: str):
     values = [getattr(r, method).get(name, (math.nan, math.nan)) for r in rows]
     value, err = (np.array(v, dtype=np.float64) for v in zip(*values, strict=True))
     return value, np.where(np.isfinite(err), err, 0.0)
+
+
+OFF_SCALE = 5.0
+"""An error bar longer than this many times the spread of the values (or their typical
+error bar) is left to run off the axis: one unconstrained dataset (σ = 1e9) must not
+flatten every other point of its panel."""
+
+
+def _robust_limits(ax, series) -> None:
+    """y limits from the values and their ordinary error bars, ignoring off-scale ones."""
+    values = np.concatenate([v for v, _ in series])
+    errors = np.concatenate([e for _, e in series])
+    keep = np.isfinite(values)
+    if not keep.any():
+        return
+    v, e = values[keep], errors[keep]
+    positive = e[e > 0]
+    typical = max(float(np.ptp(v)), float(np.median(positive)) if positive.size else 0.0)
+    ordinary = e <= OFF_SCALE * typical if typical > 0 else e == 0
+    lo = float(np.min(v - np.where(ordinary, e, 0.0)))
+    hi = float(np.max(v + np.where(ordinary, e, 0.0)))
+    pad = 0.08 * (hi - lo) if hi > lo else 0.5 * max(abs(hi), 1e-12)
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 @styled
@@ -85,7 +108,9 @@ def datasets_figure(rows: Sequence[DatasetRow], *, max_cols: int = 3) -> Figure:
         if has_cmc:
             value, err = _points(rows, "cmc", names[k])
             ax.errorbar(x + shift, value, yerr=err, ms=5, capsize=2, **CMC_STYLE)
-        ax.set_ylabel(scale_ticks(ax, "y", names[k]))
+        _robust_limits(ax, [_points(rows, m, names[k]) for m in
+                            (("nlsq", "cmc") if has_cmc else ("nlsq",))])
+        ax.set_ylabel(scale_ticks(ax, "y", param_label(names[k])))
         ax.set_xticks(x, ticks, rotation=45 if len(rows) > 4 else 0,
                       ha="right" if len(rows) > 4 else "center")
         ax.set_xlim(-0.5, len(rows) - 0.5)

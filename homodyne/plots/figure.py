@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from homodyne import params as registry
 from homodyne.io import write_atomic
 
 DPI = 150
@@ -91,10 +92,36 @@ def angle_tag(phi: float) -> str:
     return f"{float(phi):+06.1f}"
 
 
-def title(name: str, mode: str, q: float, phi: float | None = None) -> str:
-    """A title naming the dataset, the model, q and (if given) the angle."""
+def title(name: str, mode: str, q: float, phi: float | None = None, *,
+          quality: str | None = None) -> str:
+    """A title naming the dataset, the model, q, (if given) the angle, and the dataset's
+    quality verdict (``ok``/``warning``/``failed``, see :mod:`homodyne.quality`), so no figure
+    of an untrustworthy result circulates without saying so."""
     text = f"{name} · {mode} · q = {q:.4g} Å⁻¹"
-    return text if phi is None else f"{text} · φ = {phi:+.1f}°"
+    text = text if phi is None else f"{text} · φ = {phi:+.1f}°"
+    if quality is None:
+        return text
+    return f"{text} · quality: {quality.upper()}" + ("" if quality == "ok" else " (see reasons)")
+
+
+def _units() -> dict[str, str]:
+    units = {p.name: p.unit for mode in registry.MODES for p in registry.parameters(mode)}
+    return {**units, "noise_scale": "-"}
+
+
+def unit_of(name: str) -> str | None:
+    """The unit of a parameter from the registry (per-angle ``contrast_3``/``offset_3`` and
+    the CMC ``noise_scale`` are dimensionless, ``-``); None for an unknown name."""
+    unit = _units().get(name)
+    if unit is None:
+        unit = {s.name: s.unit for s in registry.SCALING}.get(name.split("_")[0])
+    return unit
+
+
+def param_label(name: str, sep: str = " ") -> str:
+    """``name [unit]`` (``sep`` between them); an unknown name stays bare."""
+    unit = unit_of(name)
+    return name if unit is None else f"{name}{sep}[{unit}]"
 
 
 def margins(width: float, height: float, *, left: float, right: float, bottom: float,

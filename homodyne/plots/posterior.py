@@ -23,14 +23,19 @@ from homodyne.plots.figure import (
     margins,
     new_figure,
     panel_grid,
+    param_label,
     scale_ticks,
     styled,
+    unit_of,
 )
 
 DROPPED_GID = "dropped-shards"
 """``gid`` of the artist marking dropped shards, so a test or script can find it."""
 
 USED_COLOR, DROPPED_COLOR, CONSENSUS_COLOR = "tab:blue", "tab:red", "0.25"
+TRUTH_COLOR = "tab:green"
+TRUTH_GID = "truth"
+"""``gid`` of the lines marking the known truth of simulated data."""
 
 
 def _flat(draws: np.ndarray) -> np.ndarray:
@@ -75,7 +80,8 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figu
             axes[k, 1].hist(draws[c, :, k], bins=bins, orientation="horizontal",
                             histtype="step", color=color, density=True)
         axes[k, 0].set_xlim(0, max(1, n_draws - 1))
-        axes[k, 0].set_title(scale_ticks(axes[k, 0], "y", name), loc="left", pad=3)
+        axes[k, 0].set_title(scale_ticks(axes[k, 0], "y", param_label(name)), loc="left",
+                              pad=3)
         axes[k, 1].tick_params(labelleft=False, labelbottom=False)
         if k < n_par - 1:
             axes[k, 0].tick_params(labelbottom=False)
@@ -92,6 +98,7 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figu
 @styled
 def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
                      reference: Mapping[str, tuple[float, float]] | None = None,
+                     truth: Mapping[str, float] | None = None,
                      max_cols: int = 4) -> Figure:
     """Histogram of each parameter's posterior with the NLSQ value and its ±1σ band.
 
@@ -104,6 +111,8 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
         title: figure title.
         reference: NLSQ ``{name: (value, sd)}``; parameters without one are shown alone, a
             non-finite sd draws no band.
+        truth: the known true values of simulated data ``{name: value}`` (``gid``
+            :data:`TRUTH_GID`), kept in view like the NLSQ value.
         max_cols: panels per row at most.
     """
     reference = reference or {}
@@ -125,17 +134,30 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
                 ax.axvspan(value - sd, value + sd, color="0.6", alpha=0.35, lw=0)
             ax.axvline(value, color="k", ls="--", lw=1.2)
             lo, hi = min(lo, value), max(hi, value)
+        true = (truth or {}).get(names[k])
+        if true is not None and math.isfinite(true):
+            ax.axvline(true, color=TRUTH_COLOR, ls=":", lw=1.6, gid=TRUTH_GID)
+            lo, hi = min(lo, true), max(hi, true)
         pad = 0.05 * (hi - lo) if hi > lo else 0.5 * max(abs(lo), 1e-12)
         ax.set_xlim(lo - pad, hi + pad)
-        ax.set_xlabel(scale_ticks(ax, "x", names[k]))
+        ax.set_xlabel(scale_ticks(ax, "x", param_label(names[k])))
         ax.tick_params(labelleft=False, left=False)
     fig.legend(handles=[Patch(color=USED_COLOR, alpha=0.6, label="CMC posterior"),
                         Line2D([], [], color="k", ls="--", label="NLSQ value"),
-                        Patch(color="0.6", alpha=0.35, label="NLSQ ±1σ")],
-               loc="upper center", ncols=3, frameon=False,
+                        Patch(color="0.6", alpha=0.35, label="NLSQ ±1σ"),
+                        *([Line2D([], [], color=TRUTH_COLOR, ls=":", label="truth")]
+                          if truth else [])],
+               loc="upper center", ncols=4, frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
     fig.suptitle(title, y=1 - 0.08 / height, va="top")
     return fig
+
+
+def _pair_label(ax, which: str, name: str) -> str:
+    """Name and scale on one line, the unit below: a cell is too narrow for both."""
+    unit = unit_of(name)
+    scaled = scale_ticks(ax, which, name)
+    return scaled if unit is None else f"{scaled}\n[{unit}]"
 
 
 @styled
@@ -157,14 +179,14 @@ def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     flat = _flat(draws)
     n = len(names)
     cell = 1.35 if n > 4 else 1.8
-    width = height = 0.9 + max(n, 1) * cell + 0.2
+    width = height = 1.1 + max(n, 1) * cell + 0.2
     height += 0.35
     fig = new_figure(width, height)
     if n == 0:
         fig.text(0.5, 0.5, "no varying physical parameter in the draws", ha="center")
         fig.suptitle(title)
         return fig
-    fig.subplots_adjust(**margins(width, height, left=0.9, right=0.2, bottom=0.75, top=0.55),
+    fig.subplots_adjust(**margins(width, height, left=1.1, right=0.2, bottom=1.0, top=0.55),
                         wspace=0.08, hspace=0.08)
     axes = fig.subplots(n, n, squeeze=False)
     subset = flat
@@ -189,15 +211,16 @@ def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
                 ax.set_axis_off()
                 continue
             ax.set_xlim(limits[j])
-            ax.xaxis.set_major_locator(MaxNLocator(3))
-            ax.yaxis.set_major_locator(MaxNLocator(3))
+            # no tick at a cell's edge, where its label would meet the neighbour's
+            ax.xaxis.set_major_locator(MaxNLocator(3, prune="both"))
+            ax.yaxis.set_major_locator(MaxNLocator(3, prune="both"))
             if i == n - 1:
-                ax.set_xlabel(scale_ticks(ax, "x", names[j]))
-                ax.tick_params(axis="x", labelrotation=45)
+                ax.set_xlabel(_pair_label(ax, "x", names[j]))
+                ax.tick_params(axis="x", labelrotation=90)
             else:
                 ax.tick_params(labelbottom=False)
             if j == 0 and i > 0:
-                ax.set_ylabel(scale_ticks(ax, "y", names[i]))
+                ax.set_ylabel(_pair_label(ax, "y", names[i]))
             elif i != j:
                 ax.tick_params(labelleft=False)
     fig.suptitle(f"{title} · pairwise posterior (ρ: correlation)", y=1 - 0.08 / height,
@@ -250,7 +273,8 @@ def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np
                         color=DROPPED_COLOR, elinewidth=1, zorder=4, gid=DROPPED_GID)
             ax.plot(index[lost], np.full(lost.sum(), 0.03), "X", ms=7, color=DROPPED_COLOR,
                     transform=ax.get_xaxis_transform(), clip_on=False, gid=DROPPED_GID)
-        ax.set_ylabel(scale_ticks(ax, "y", names[k]))
+        ax.set_ylabel(scale_ticks(ax, "y", param_label(names[k])))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if k // cols == rows - 1 or k + cols >= n_par:
             ax.set_xlabel("shard")

@@ -1,0 +1,626 @@
+"""Can this result be trusted?  One verdict per result, with the reasons and their remedies.
+
+Scientists publish the numbers this package prints, so every result file carries
+``quality: {verdict: ok | warning | failed, reasons: [...]}``.  Each reason is a mapping::
+
+    {"check": "at_bound", "parameter": "D0", "severity": "warning",
+     "message": "D0 = 99,999.998 is within 2e-06 % of its upper bound 100,000 ..."}
+
+naming the check, the parameter (``None`` for checks of the whole result), how serious it is
+and, in words, the number behind it and what to do.  ``failed`` means the numbers must not
+be used (the model cannot describe the data, the solver or sampler did not converge);
+``warning`` means some numbers are usable and the reasons say which are not.
+
+The checks are small pure functions of numbers (no files, no JAX), one per concern:
+
+- :func:`nlsq_reasons` / :func:`nlsq_verdict`: bounds, unidentified parameters, correlated
+  pairs, χ²_red, convergence, parameters that did not move.
+- :func:`cmc_reasons` / :func:`cmc_verdict`: R-hat, ESS, divergences, posterior against a
+  bound, prior-dominated parameters, the noise scale, the consensus k̂, NLSQ vs posterior.
+- :func:`data_reasons`: a c2 stack before any fit (baseline, contrast, triangles,
+  non-finite values, decay inside the frame window).
+
+Every threshold is a named constant below with the reason for its value; the README section
+"Can I trust this fit?" explains each check and its remedy to users.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+OK, WARNING, FAILED = "ok", "warning", "failed"
+
+# ------------------------------------------------------------------------------ thresholds
+
+BOUND_FRACTION = 1e-3
+"""A value closer than this fraction of its bound range (upper - lower) to a bound is "at"
+the bound.  Solvers stop a hair inside a bound (D0 = 99,999.998 against 1e5), so an exact
+comparison never fires; 0.1 % of the range is far below any uncertainty a constrained
+parameter has and far above solver round-off."""
+
+SIGMA_RANGE_FRACTION = 0.25
+"""A 1σ uncertainty larger than this fraction of the bound range means the data do not
+determine the parameter: its ±1σ interval already covers half of everything allowed."""
+
+CORRELATION_MAX = 0.99
+"""|correlation| above this with an unidentified parameter: that partner is named, since
+fixing either one usually makes the other identifiable."""
+
+CORRELATION_DEGENERATE = 0.9999
+"""|correlation| above this between two parameters flags the pair even when each σ looks
+acceptable: the marginal σ is then more than 70 times the σ at a fixed partner, the data
+determine one combination of the two, and the fit is numerically degenerate.  (The demo's
+shear parameters reach 0.9994 while each is determined to about 10 %: not a defect.)"""
+
+CHI2_WARNING = (0.5, 2.0)
+"""χ²_red outside this range, with σ estimated from the data: the noise estimate is off or
+the model misses structure.  The statistical spread of χ²_red (√(2/dof)) is below 0.01 for
+the 10⁴-10⁶ points of a real fit, so a value outside [0.5, 2] is never noise; the margin
+is that wide because the data-driven noise estimate itself is only good to tens of percent
+on real detectors."""
+
+CHI2_FAILED = 10.0
+"""χ²_red above this, with σ estimated from the data: residuals are more than √10 ≈ 3 times
+the noise, so the model does not describe the data (wrong data scale, wrong model)."""
+
+R_HAT_WARNING = 1.05
+"""Rank-normalised split R-hat above this: the chains disagree.  Vehtari et al. (2021)
+recommend 1.01 for runs with a bulk ESS above 400; at the ESS of 100 accepted below, chain
+means of converged chains already scatter by ~0.2 posterior sd, which alone gives R-hat up
+to ~1.02-1.03 (the demo: 1.017).  1.05 flags chain means ~0.3 sd apart: more than sampling
+noise."""
+R_HAT_FAILED = 1.1
+"""R-hat above this: the chains sample different distributions; the posterior is unusable."""
+
+ESS_MIN = 100
+"""Bulk and tail ESS below this: the Monte Carlo error of the mean exceeds a tenth of the
+posterior sd (MCSE = sd/√ESS), and the 3 %/97 % quantiles of the reported 94 % interval are
+no longer reliable."""
+
+DIVERGENCE_RATE_WARNING = 0.01
+"""Divergent transitions in more than this fraction of the draws of the shards used: NUTS
+systematically fails to explore part of the posterior (Betancourt 2017).  A handful in
+thousands of draws (the demo: 3 of 1 800) is reported in mcmc_diagnostics.json but is not a
+reason to distrust the mean and sd."""
+
+BOUND_SDS = 3.0
+"""A posterior mean within this many posterior sds of a bound is cut off by the bound: a
+normal posterior would put more than 0.1 % of its mass beyond it, so its sd understates
+what the data allow."""
+
+PRIOR_SD_RATIO = 0.5
+"""Posterior sd above this fraction of the (whole, untempered) prior sd: the data narrowed
+the prior by less than a factor 2, so the prior, not the data, sets the answer."""
+
+NOISE_SCALE_WARNING = (1 / math.sqrt(2.0), math.sqrt(2.0))
+"""Sampled noise factor f outside this range; f² plays the role of χ²_red, so the range is
+:data:`CHI2_WARNING` on the scale of f."""
+NOISE_SCALE_FAILED = math.sqrt(CHI2_FAILED)
+"""Noise factor above this: residuals are more than ~3 times the noise estimate."""
+
+KHAT_WARNING = 0.7
+"""Pareto k̂ of the consensus self-check above this: importance weights with an infinite
+variance; the consensus is not a reliable stand-in for the full posterior (Vehtari et al.
+2024, the threshold for any practical number of draws)."""
+
+MEANS_SDS = 3.0
+"""NLSQ value and posterior mean further apart than this many posterior sds: the two
+methods disagree (a bound, a second minimum, or a prior that pulled)."""
+
+BASELINE_REFUSED = 0.5
+"""Lag-averaged c2 at long lags (the baseline) below this: not a c2 = 1 + β|g1|² matrix;
+almost always a stored c2 - 1 (baseline ≈ 0).  The model's offset cannot go below 0.5
+(registry), so such data cannot be fitted and are refused at import."""
+BASELINE_WARNING = 0.2
+"""Baseline further than this from 1: unusual normalisation; check the data scale."""
+
+CONTRAST_MAX = 1.0
+"""Contrast above the fully coherent limit: not a normalised c2."""
+
+TRIANGLE_GAP = 0.1
+"""The two triangles differ by more than this fraction of the contrast (median over
+elements): they were reduced differently; use one."""
+
+DECAY_TAIL_FRACTION = 0.2
+"""Still decaying at the end of the window: the lag-averaged c2 falls by more than this
+fraction of the contrast between the third and the last quarter of the lags.  The baseline
+and the slow end of the dynamics are then not in the data."""
+
+FAST_DECAY_FRACTION = 0.1
+"""Decayed within about one frame: less than this fraction of the lag-1 contrast is left at
+lag 2 (an exponential with a 1/e time below ~0.4 frames); the decay is not resolved."""
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+def reason(check: str, message: str, *, parameter: str | None = None,
+           severity: str = WARNING) -> dict:
+    """One reason: which check, which parameter (or None), how serious, and the words."""
+    return {"check": check, "parameter": parameter, "severity": severity, "message": message}
+
+
+def verdict(reasons: Iterable[Mapping]) -> dict:
+    """``{verdict, reasons}``: ``failed`` if any reason failed, else ``warning`` if any,
+    else ``ok``."""
+    reasons = list(reasons)
+    severities = {r["severity"] for r in reasons}
+    worst = FAILED if FAILED in severities else WARNING if reasons else OK
+    return {"verdict": worst, "reasons": reasons}
+
+
+def merge(*verdicts: Mapping | None) -> dict:
+    """One verdict of several results (a dataset's NLSQ and CMC), reasons in order."""
+    return verdict(r for v in verdicts if v for r in v.get("reasons", []))
+
+
+def summary_lines(quality: Mapping, name: str = "") -> list[str]:
+    """The verdict and its reasons as console lines."""
+    head = f"{name}: " if name else ""
+    lines = [f"{head}quality {quality['verdict'].upper()}"]
+    lines += [f"  - [{r['severity']}] {r['message']}" for r in quality["reasons"]]
+    return lines
+
+
+def _num(x: float) -> str:
+    """A number as a scientist reads it: 99,999.998 / 0.0591 / 4.4e+21."""
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x != 0 and (abs(x) >= 1e7 or abs(x) < 1e-3):
+        return f"{x:.3g}"
+    if abs(x) >= 1000:
+        return f"{x:,.3f}".rstrip("0").rstrip(".")
+    return f"{x:.4g}"
+
+
+def _share(ratio: float) -> str:
+    """``0.48`` -> ``"48 % of"``, ``4e18`` -> ``"4e+18 times"``."""
+    return f"{ratio * 100:.0f} % of" if ratio < 10 else f"{ratio:.2g} times"
+
+
+# ------------------------------------------------------------------------------- NLSQ
+
+
+def at_bound(value: float, lower: float, upper: float) -> str | None:
+    """``"lower"`` or ``"upper"`` when ``value`` is within :data:`BOUND_FRACTION` of the
+    bound range from that bound, else None."""
+    tol = BOUND_FRACTION * (upper - lower)
+    if value <= lower + tol:
+        return "lower"
+    if value >= upper - tol:
+        return "upper"
+    return None
+
+
+def bound_reasons(names, values, lower, upper, free) -> list[dict]:
+    """A free parameter at a bound: the data push it out of the allowed range."""
+    out = []
+    for n, v, lo, hi, f in zip(names, values, lower, upper, free, strict=True):
+        side = at_bound(v, lo, hi) if f else None
+        if side is None:
+            continue
+        bound = hi if side == "upper" else lo
+        gap = abs(v - bound) / (hi - lo) * 100
+        out.append(reason("at_bound", (
+            f"{n} = {_num(v)} is within {gap:.2g} % of its {side} bound {_num(bound)}: the "
+            "data do not constrain it inside the bounds, and its uncertainty and every "
+            "correlated parameter are unreliable; widen the bound if the physics allows, or "
+            "fix the parameter (analysis.fixed)"), parameter=n))
+    return out
+
+
+def _correlations(names, covariance, free) -> list[tuple[int, int, float]]:
+    """``(a, b, ρ)`` of every pair of free parameters with finite σ, from the covariance."""
+    if covariance is None:
+        return []
+    cov = np.asarray(covariance, dtype=np.float64)
+    sd = np.sqrt(np.abs(np.diag(cov)))
+    idx = [k for k in range(len(names)) if free[k] and math.isfinite(sd[k]) and sd[k] > 0]
+    pairs = []
+    for pos, a in enumerate(idx):
+        for b in idx[pos + 1:]:
+            rho = cov[a, b] / (sd[a] * sd[b])
+            if math.isfinite(rho):
+                pairs.append((a, b, float(rho)))
+    return pairs
+
+
+def identifiability_reasons(names, sigma, lower, upper, free, covariance=None) -> list[dict]:
+    """Unidentified parameters: σ null, infinite or wider than :data:`SIGMA_RANGE_FRACTION`
+    of the range, each naming the partners it is correlated with beyond
+    :data:`CORRELATION_MAX`; and pairs correlated beyond :data:`CORRELATION_DEGENERATE`.
+
+    A correlation of 0.99 between parameters that are each well determined (σ a few % of
+    the value, as for the shear parameters of the demo) is not a defect: the marginal σ
+    already includes it.  It matters when it makes a σ large, so there it is named.
+    """
+    out = []
+    pairs = _correlations(names, covariance, free)
+
+    def partners(k: int) -> str:
+        found = [(b if a == k else a, rho) for a, b, rho in pairs
+                 if k in (a, b) and abs(rho) > CORRELATION_MAX]
+        if not found:
+            return ""
+        listed = ", ".join(f"{names[j]} (ρ = {rho:+.4f})" for j, rho in found)
+        return (f"; it is correlated with {listed}, so the data determine only a "
+                "combination: fix one of them")
+
+    for k, (n, s, lo, hi, f) in enumerate(zip(names, sigma, lower, upper, free, strict=True)):
+        if not f:
+            continue
+        if s is None or not math.isfinite(s):
+            out.append(reason("unidentified", (
+                f"{n} has no finite uncertainty (σ = {s}): the data carry no information on "
+                "it at the solution; fix it (analysis.fixed) or use data that probe it"),
+                parameter=n))
+        elif s > SIGMA_RANGE_FRACTION * (hi - lo):
+            out.append(reason("unidentified", (
+                f"{n}: 1σ = {_num(s)} is {_share(s / (hi - lo))} its bound range "
+                f"[{_num(lo)}, {_num(hi)}] (limit {SIGMA_RANGE_FRACTION * 100:.0f} %): the "
+                "data hardly determine it; fix it or narrow the bounds on physical grounds"
+                + partners(k)), parameter=n))
+    for a, b, rho in pairs:
+        if abs(rho) > CORRELATION_DEGENERATE:
+            out.append(reason("correlated", (
+                f"{names[a]} and {names[b]} are correlated with ρ = {rho:+.6f} (|ρ| > "
+                f"{CORRELATION_DEGENERATE}): the data determine only a combination of the "
+                "two, so neither value alone is meaningful; fix one of them"),
+                parameter=names[a]))
+    return out
+
+
+def chi2_reasons(reduced_chi2: float, sigma_from_data: bool) -> list[dict]:
+    """χ²_red against 1; judged only when σ was estimated from the data (a σ given in the
+    config may be in arbitrary units)."""
+    if not math.isfinite(reduced_chi2):
+        return [reason("chi2", f"χ²_red = {reduced_chi2}: the fit produced no finite residual "
+                       "sum; check the data for NaN/Inf", severity=FAILED)]
+    if not sigma_from_data:
+        return []
+    lo, hi = CHI2_WARNING
+    rule = (f"(rule: with σ estimated from the data, χ²_red should lie in [{lo:g}, {hi:g}]; "
+            f"above {CHI2_FAILED:g} the fit fails)")
+    if reduced_chi2 > CHI2_FAILED:
+        return [reason("chi2", (
+            f"χ²_red = {_num(reduced_chi2)}: residuals are {math.sqrt(reduced_chi2):.3g} times "
+            "the noise, so the model does not describe these data; check the data scale (a "
+            "matrix stored as c2 - 1 needs import-matrix --add-baseline 1.0), the q and dt, "
+            f"and the mode {rule}"), severity=FAILED)]
+    if reduced_chi2 > hi or reduced_chi2 < lo:
+        what = ("the model misses structure in the data or the noise is underestimated"
+                if reduced_chi2 > hi else "the noise is overestimated (correlated noise?)")
+        return [reason("chi2", (
+            f"χ²_red = {reduced_chi2:.3g}: {what}; the 1σ values are rescaled by χ²_red but "
+            f"may still be off; look at the residual maps {rule}"))]
+    return []
+
+
+def convergence_reasons(success: bool, message: str) -> list[dict]:
+    """The solver's own convergence report."""
+    if success:
+        return []
+    return [reason("converged", f"the solver did not converge ({message}): the values are "
+                   "not a minimum; raise nlsq.max_iterations or try nlsq.multistart",
+                   severity=FAILED)]
+
+
+def moved_reasons(names, values, start, lower, upper, free) -> list[dict]:
+    """A free parameter still at its start value: no information, or the fit stopped."""
+    out = []
+    for n, v, s, lo, hi, f in zip(names, values, start, lower, upper, free, strict=True):
+        if f and abs(v - s) <= 1e-9 * (hi - lo):
+            out.append(reason("not_moved", (
+                f"{n} = {_num(v)} did not move from its start value: the data carry no "
+                "information on it (or the fit stopped at once); fix it or change the start"),
+                parameter=n))
+    return out
+
+
+def nlsq_reasons(result) -> list[dict]:
+    """Every NLSQ check of a :class:`homodyne.nlsq.FitResult` (its bounds, start values and
+    whether σ came from the data are recorded on it)."""
+    names, values, free = result.names, result.values, result.free
+    lower, upper, start = result.lower, result.upper, result.start
+    sigma = [float(s) for s in result.uncertainties]
+    if lower is None or upper is None or start is None:
+        raise ValueError("the fit result records no bounds and start values; NLSQ checks "
+                         "need them (homodyne.nlsq.fit records them)")
+    return [
+        *convergence_reasons(result.success, result.message),
+        *chi2_reasons(result.reduced_chi2, result.sigma_from_data),
+        *bound_reasons(names, values, lower, upper, free),
+        *identifiability_reasons(names, sigma, lower, upper, free, result.covariance),
+        *moved_reasons(names, values, start, lower, upper, free),
+    ]
+
+
+def nlsq_verdict(result) -> dict:
+    """``{verdict, reasons}`` of an NLSQ fit (see :func:`nlsq_reasons`)."""
+    return verdict(nlsq_reasons(result))
+
+
+# -------------------------------------------------------------------------------- CMC
+
+
+def convergence_diagnostics_reasons(names, r_hat, ess_bulk, ess_tail, chains: int,
+                                    divergences: int, divergence_rate: float) -> list[dict]:
+    """R-hat, bulk/tail ESS and divergences against their thresholds."""
+    out = []
+    ess_min = ESS_MIN
+    for n, r, b, t in zip(names, r_hat, ess_bulk, ess_tail, strict=True):
+        if not math.isfinite(r) or r > R_HAT_FAILED:
+            out.append(reason("r_hat", (
+                f"{n}: R-hat = {r:.3g} > {R_HAT_FAILED}: the chains sample different "
+                "distributions; the posterior is unusable; run more warmup or check the "
+                "NLSQ start"), parameter=n, severity=FAILED))
+        elif r > R_HAT_WARNING:
+            out.append(reason("r_hat", (
+                f"{n}: R-hat = {r:.4f} > {R_HAT_WARNING}: the chains do not fully agree; run "
+                "more warmup and samples (cmc.warmup, cmc.samples)"), parameter=n))
+        low = [(k, v) for k, v in (("bulk", b), ("tail", t)) if not v >= ess_min]
+        if low:
+            text = " and ".join(f"{k} ESS = {v:.0f}" for k, v in low)
+            out.append(reason("ess", (
+                f"{n}: {text} < {ess_min}: too few independent draws for a reliable mean and "
+                f"interval ({chains} chains); raise cmc.samples (or cmc.chains)"),
+                parameter=n))
+    if divergences > 0 and divergence_rate > DIVERGENCE_RATE_WARNING:
+        out.append(reason("divergences", (
+            f"{divergences} divergent transitions ({divergence_rate * 100:.2g} % of draws, "
+            f"limit {DIVERGENCE_RATE_WARNING * 100:g} %): "
+            "NUTS may miss part of the posterior; raise cmc.target_accept (e.g. 0.95)")))
+    return out
+
+
+def posterior_bound_reasons(names, mean, sd, lower, upper) -> list[dict]:
+    """A posterior mean within :data:`BOUND_SDS` posterior sds of a bound."""
+    out = []
+    for n, m, s, lo, hi in zip(names, mean, sd, lower, upper, strict=True):
+        if not (math.isfinite(m) and math.isfinite(s) and s > 0):
+            continue
+        for side, bound in (("lower", lo), ("upper", hi)):
+            gap = abs(m - bound) / s
+            if gap < BOUND_SDS:
+                out.append(reason("posterior_at_bound", (
+                    f"{n}: posterior {_num(m)} ± {_num(s)} lies {gap:.2g} sd from its {side} "
+                    f"bound {_num(bound)} (limit {BOUND_SDS:g} sd): the bound cuts the "
+                    "posterior off, so the sd looks more precise than the data allow; widen "
+                    "the bound or fix the parameter"), parameter=n))
+    return out
+
+
+def prior_reasons(names, sd, prior_sd) -> list[dict]:
+    """Posterior sd above :data:`PRIOR_SD_RATIO` of the prior sd: prior-dominated."""
+    out = []
+    for n, s, p in zip(names, sd, prior_sd, strict=True):
+        if math.isfinite(s) and math.isfinite(p) and p > 0 and s > PRIOR_SD_RATIO * p:
+            out.append(reason("prior_dominated", (
+                f"{n}: posterior sd {_num(s)} is {s / p:.2f} of the prior sd {_num(p)} "
+                f"(limit {PRIOR_SD_RATIO:g}): the data barely narrow the prior, so its value "
+                "comes from the NLSQ-centred prior, not the data; fix it or use data that "
+                "probe it"), parameter=n))
+    return out
+
+
+def noise_reasons(noise_scale: float | None) -> list[dict]:
+    """The sampled noise factor against 1 (f² plays the role of χ²_red)."""
+    if noise_scale is None or not math.isfinite(noise_scale):
+        return []
+    lo, hi = NOISE_SCALE_WARNING
+    if noise_scale > NOISE_SCALE_FAILED:
+        return [reason("noise_scale", (
+            f"noise scale {noise_scale:.3g}: the residuals are {noise_scale:.3g} times the "
+            f"noise estimate (limit {NOISE_SCALE_FAILED:.3g}), so the model does not describe "
+            "these data; check the data scale (c2 - 1 needs --add-baseline 1.0) and the mode"),
+            parameter="noise_scale", severity=FAILED)]
+    if not lo <= noise_scale <= hi:
+        return [reason("noise_scale", (
+            f"noise scale {noise_scale:.3g} is outside [{lo:.2f}, {hi:.2f}]: the noise "
+            "estimate is off or the model misses structure; look at the residual maps"),
+            parameter="noise_scale")]
+    return []
+
+
+def khat_reasons(khat: float | None) -> list[dict]:
+    """The consensus self-check's Pareto k̂ (when the diagnostics provide it)."""
+    if khat is None or not math.isfinite(khat) or khat <= KHAT_WARNING:
+        return []
+    return [reason("khat", (
+        f"consensus self-check k̂ = {khat:.2f} > {KHAT_WARNING}: the combined shards are not a "
+        "reliable stand-in for the full posterior; use fewer, larger shards "
+        "(cmc.points_per_shard)"))]
+
+
+def agreement_reasons(names, mean, sd, nlsq: Mapping[str, float]) -> list[dict]:
+    """NLSQ value and posterior mean more than :data:`MEANS_SDS` posterior sds apart."""
+    out = []
+    for n, m, s in zip(names, mean, sd, strict=True):
+        v = nlsq.get(n)
+        if v is None or not (math.isfinite(v) and math.isfinite(m) and s > 0):
+            continue
+        gap = abs(m - v) / s
+        if gap > MEANS_SDS:
+            out.append(reason("nlsq_disagrees", (
+                f"{n}: NLSQ {_num(v)} and posterior mean {_num(m)} differ by {gap:.2g} "
+                f"posterior sd (limit {MEANS_SDS:g}): a bound, a second minimum or the prior "
+                "pulled one of them; trust neither until the other reasons are resolved"),
+                parameter=n))
+    return out
+
+
+def cmc_reasons(result, *, khat: float | None = None) -> list[dict]:
+    """Every Bayesian check of a :class:`homodyne.cmc.ConsensusResult`.
+
+    Bounds, prior sds and NLSQ values come from ``result.priors`` (``{name: {lower, upper,
+    prior_sd, nlsq_value}}``, recorded in the shard posteriors); checks that need them are
+    skipped for parameters without an entry.  ``khat`` is the consensus self-check's Pareto
+    k̂ when the diagnostics provide it.
+    """
+    flat = result.draws.reshape(-1, len(result.names))
+    mean, sd = flat.mean(axis=0), flat.std(axis=0, ddof=1)
+    priors = getattr(result, "priors", None) or {}
+    names = list(result.names)
+    out = convergence_diagnostics_reasons(names, result.r_hat, result.ess_bulk,
+                                          result.ess_tail, result.chains, result.divergences,
+                                          result.divergence_rate)
+    dropped = [s for s in result.shards if not s.used]
+    if dropped:
+        out.append(reason("shards_dropped", (
+            f"{len(dropped)} of {result.n_shards} shards left out of the consensus "
+            f"({'; '.join(f'shard {s.index}: {s.reason}' for s in dropped)}): the posterior "
+            "rests on part of the data; rerun those shards")))
+    for n in result.heterogeneous:
+        out.append(reason("heterogeneous", (
+            f"{n}: shard means scatter with CV {result.heterogeneity[n]:.2f}, more than the "
+            "shards' own widths explain: the data may not be stationary or the model may not "
+            "fit every part; look at the shard figure"), parameter=n))
+    known = [k for k, n in enumerate(names) if n in priors]
+
+    def pick(key):
+        return [float(priors[names[k]][key]) for k in known]
+
+    kn = [names[k] for k in known]
+    out += posterior_bound_reasons(kn, mean[known], sd[known], pick("lower"), pick("upper"))
+    out += prior_reasons(kn, sd[known], pick("prior_sd"))
+    out += agreement_reasons(kn, mean[known], sd[known],
+                             dict(zip(kn, pick("nlsq_value"), strict=True)))
+    if "noise_scale" in names:
+        out += noise_reasons(float(mean[names.index("noise_scale")]))
+    out += khat_reasons(khat)
+    return out
+
+
+def cmc_verdict(result, *, khat: float | None = None) -> dict:
+    """``{verdict, reasons}`` of a consensus posterior (see :func:`cmc_reasons`)."""
+    return verdict(cmc_reasons(result, khat=khat))
+
+
+def find_khat(diagnostics: Mapping) -> float | None:
+    """The consensus k̂ of an ``mcmc_diagnostics.json`` mapping, if it records one: a
+    number under a key ``khat``/``k_hat``/``pareto_k`` at the top level or one level down."""
+    keys = ("khat", "k_hat", "pareto_k")
+    for scope in (diagnostics, *(v for v in diagnostics.values() if isinstance(v, Mapping))):
+        for k in keys:
+            value = scope.get(k)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+            if isinstance(value, Mapping):
+                for inner in ("value", "max", "khat"):
+                    if isinstance(value.get(inner), int | float):
+                        return float(value[inner])
+    return None
+
+
+# ------------------------------------------------------------------------------- data
+
+
+def lag_profile(c2: np.ndarray) -> np.ndarray:
+    """Mean of an ``(N, N)`` matrix along each upper diagonal: ``g[k]`` at lag ``k``."""
+    n = c2.shape[0]
+    return np.array([np.nanmean(np.diagonal(c2, k)) for k in range(n)])
+
+
+def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = None,
+                 raw: bool = False) -> list[dict]:
+    """Checks of a c2 stack ``(n_phi, N, N)`` (or one ``(N, N)``) before any fit.
+
+    Args:
+        c2: the matrices as they will be fitted (``raw``: as stored, both triangles).
+        label: the file (or matrix) named in every message.
+        phi: angles, for the messages.
+        raw: also compare the two triangles (pointless once a triangle was mirrored).
+
+    ``failed`` reasons (non-finite values, a baseline below :data:`BASELINE_REFUSED`) are
+    data no fit can use: :func:`refuse` turns them into one error.
+    """
+    c2 = np.asarray(c2, dtype=np.float64)
+    c2 = c2[None] if c2.ndim == 2 else c2
+    phi = list(phi) if phi is not None else [None] * len(c2)
+    out = []
+    for m, p in zip(c2, phi, strict=True):
+        where = label if p is None or len(c2) == 1 else f"{label} (φ = {p:g}°)"
+        bad = int(np.sum(~np.isfinite(m)))
+        if bad == m.size:
+            out.append(reason("non_finite", f"{where}: every value is NaN or Inf; nothing can "
+                              "be fitted; export the matrix again", severity=FAILED))
+            continue
+        if bad:
+            out.append(reason("non_finite", (
+                f"{where}: {bad} non-finite (NaN/Inf) values of {m.size}; the fit refuses "
+                "them: repair them, or load with mask_nonfinite (keeps the longest run of "
+                "finite frames)")))
+        n = m.shape[0]
+        g = lag_profile(m)
+        tail = g[max(2, (3 * n) // 4):]
+        baseline = float(np.mean(tail)) if len(tail) else float(g[-1])
+        contrast = float(g[1] - baseline)
+        if baseline < BASELINE_REFUSED:
+            out.append(reason("baseline", (
+                f"{where}: c2 levels off at {baseline:.3g} at long lags, not near 1 (c2 = 1 + "
+                f"β|g1|²): the matrix is stored as c2 - 1; import it again with "
+                "--add-baseline 1.0 (import_matrices(..., add_baseline=1.0))"), severity=FAILED))
+            continue
+        if abs(baseline - 1) > BASELINE_WARNING:
+            out.append(reason("baseline", (
+                f"{where}: c2 levels off at {baseline:.3g} at long lags, {abs(baseline - 1):.2g} "
+                f"from 1 (limit {BASELINE_WARNING:g}): unusual normalisation; check the data "
+                "scale (--add-baseline shifts it)")))
+        if contrast <= 0:
+            out.append(reason("contrast", (
+                f"{where}: contrast {contrast:.3g} ≤ 0 (c2 at lag 1 minus the long-lag "
+                "level): no decay of the correlation is visible; check that this is a c2 "
+                "matrix and the frame order")))
+            continue
+        if contrast > CONTRAST_MAX:
+            out.append(reason("contrast", (
+                f"{where}: contrast {contrast:.3g} > {CONTRAST_MAX:g}, beyond the fully "
+                "coherent limit: the matrix is not a normalised c2; check its normalisation")))
+        if raw:
+            gap = float(np.median(np.abs(np.triu(m, 1) - np.triu(m.T, 1))[np.triu_indices(n, 1)]))
+            if gap > TRIANGLE_GAP * contrast:
+                out.append(reason("triangles", (
+                    f"{where}: the two triangles differ by {gap:.3g} (median), "
+                    f"{gap / contrast * 100:.0f} % of the contrast {contrast:.3g}: they were "
+                    "reduced differently; import one triangle (--triangle upper|lower)")))
+        if n >= 8:
+            third = g[n // 2:(3 * n) // 4]
+            drop = float(np.mean(third) - baseline) if len(third) else 0.0
+            if drop > DECAY_TAIL_FRACTION * contrast:
+                out.append(reason("frames", (
+                    f"{where}: c2 still decays at the end of its {n} frames "
+                    f"({drop / contrast * 100:.0f} % of the contrast {contrast:.3g} between the "
+                    "third and last quarter of the "
+                    "lags): the baseline and the slow dynamics are not in the data; use more "
+                    "frames (a longer series) or a longer frame time")))
+        if n >= 4 and g[2] - baseline < FAST_DECAY_FRACTION * contrast:
+            out.append(reason("frames", (
+                f"{where}: c2 has decayed within about one frame (lag 1: {g[1]:.4g}, lag 2: "
+                f"{g[2]:.4g}, long lags: {baseline:.4g}): the dynamics are faster than the "
+                "frame time and cannot be resolved; use a shorter frame time")))
+    return out
+
+
+def dataset_reasons(ds) -> list[dict]:
+    """:func:`data_reasons` of a configured dataset as ``homodyne run`` will load it (both
+    triangles as stored); a dataset the loader refuses gives one ``failed`` reason with the
+    loader's message.  The one check here that reads files: ``homodyne validate`` calls it."""
+    from homodyne.data import load
+    from homodyne.errors import DataQualityError
+
+    try:
+        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
+                    frames=ds.frames)
+    except DataQualityError as exc:
+        return [reason("data", str(exc), severity=FAILED)]
+    return data_reasons(data.c2, str(ds.file), phi=data.phi, raw=True)
+
+
+def refuse(reasons: Iterable[Mapping]) -> str | None:
+    """One error message of the ``failed`` data reasons, or None when there are none."""
+    failed = [r["message"] for r in reasons if r["severity"] == FAILED]
+    return "; ".join(failed) if failed else None

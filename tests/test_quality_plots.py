@@ -1,0 +1,167 @@
+"""Figures say what they show (issue 13): the verdict in the title, registry units on every
+parameter axis, the truth of simulated data, legible pair plots and robust axes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from homodyne import layout
+from homodyne import params as registry
+from homodyne.plots import c2, datasets, posterior
+from homodyne.plots.api import dataset_quality, known_truth
+from homodyne.plots.figure import param_label, title, unit_of
+
+
+def drawn_texts(fig):
+    """``(text, window extent)`` of every text matplotlib draws: titles, labels, legend
+    entries, and the tick labels inside their axis' view (stale ticks outside are not drawn).
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = list(fig.texts) + [t for leg in fig.legends for t in leg.get_texts()]
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += list(ax.texts)
+        if ax.legend_ is not None:
+            texts += ax.legend_.get_texts()
+        if not ax.axison:
+            continue
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.title]
+        for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(limits)
+            texts += [label for tick in axis.get_major_ticks()
+                      for label in (tick.label1, tick.label2)
+                      if lo <= tick.get_loc() <= hi and label.get_visible()]
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in dict.fromkeys(texts)
+            if t.get_visible() and t.get_text().strip()]
+
+
+def heterodyne_draws(rel_sd: float, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Draws of the 14 heterodyne parameters with many significant digits (narrow
+    posteriors around values that are not round): the widest tick labels there are."""
+    names = list(registry.names("heterodyne"))
+    mean = np.array(registry.defaults("heterodyne")) + 1.234567 + 0.123457 * np.arange(14)
+    sd = np.abs(mean) * rel_sd + rel_sd
+    return np.random.default_rng(seed).normal(mean, sd, size=(2, 300, 14)), names
+
+
+def test_pair_plot_of_fourteen_heterodyne_parameters_has_no_overlapping_labels():
+    draws, names = heterodyne_draws(1e-5)
+    fig = posterior.pair_figure(draws, names, title=title("het", "heterodyne", 0.005,
+                                                          quality="warning"))
+    texts = drawn_texts(fig)
+    clashes = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(texts, 2)
+               if box_a.overlaps(box_b)]
+    assert clashes == []
+    labels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
+    assert any("[Å²/s^(1+alpha)]" in label for label in labels)
+    assert len(labels) == 14 and all("[" in label for label in labels)
+
+
+def test_every_parameter_has_a_unit_from_the_registry():
+    for mode in registry.MODES:
+        for p in registry.parameters(mode):
+            assert param_label(p.name) == f"{p.name} [{p.unit}]"
+    for name in ("contrast", "offset_3", "contrast_c1", "noise_scale"):
+        assert unit_of(name) == "-"
+    draws, names = heterodyne_draws(1e-2)
+    fig = posterior.marginals_figure(draws[..., :3], names[:3], title="t")
+    assert [ax.get_xlabel() for ax in fig.axes[:3]] == [
+        "D0_ref [Å²/s^(1+alpha)] (×10$^{4}$)", "alpha_ref [-]", "D_offset_ref [Å²/s]"]
+
+
+def test_title_carries_the_verdict():
+    assert title("d", "static", 0.005, quality="failed").endswith(
+        "quality: FAILED (see reasons)")
+    assert title("d", "static", 0.005, 10.0, quality="ok").endswith("· quality: OK")
+    assert title("d", "static", 0.005) == "d · static · q = 0.005 Å⁻¹"
+
+
+def test_dataset_quality_is_the_worst_of_nlsq_and_cmc(tmp_path):
+    ds = layout.dataset(tmp_path, "d")
+    for path in (ds.nlsq_json, ds.cmc_diagnostics):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ok = {"verdict": "ok", "reasons": []}
+    Path(ds.nlsq_json).write_text(json.dumps({"quality": ok}))
+    assert dataset_quality(ds) == "ok"
+    bad = {"verdict": "failed", "reasons": [{"check": "noise_scale", "parameter": None,
+                                             "severity": "failed", "message": "m"}]}
+    Path(ds.cmc_diagnostics).write_text(json.dumps({"quality": bad}))
+    assert dataset_quality(ds) == "failed"
+
+
+def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
+    data = tmp_path / "sim.h5"
+    data.write_bytes(b"")
+    (tmp_path / "sim.truth.json").write_text(json.dumps(
+        {"parameters": {"D0": 1e4, "alpha": -0.5}, "contrast": [0.3, 0.25], "offset": 1.0}))
+    ds = layout.dataset(tmp_path / "results", "sim")
+    Path(ds.nlsq_json).parent.mkdir(parents=True)
+    Path(ds.nlsq_json).write_text(json.dumps({"provenance": {"source": str(data)}}))
+    names = ("D0", "alpha", "contrast_1", "offset", "noise_scale")
+    truth = known_truth(ds, names)
+    assert truth == {"D0": 1e4, "alpha": -0.5, "contrast_1": 0.25, "offset": 1.0}
+    draws = np.random.default_rng(1).normal([1.01e4, -0.49], [50, 0.01], size=(2, 200, 2))
+    fig = posterior.marginals_figure(draws, ["D0", "alpha"], title="t", truth=truth)
+    marks = fig.findobj(lambda a: a.get_gid() == posterior.TRUTH_GID)
+    assert sorted(m.get_xdata()[0] for m in marks) == [-0.5, 1e4]
+    for ax, true in zip(fig.axes, (1e4, -0.5), strict=False):
+        lo, hi = ax.get_xlim()
+        assert lo < true < hi  # kept in view
+    (tmp_path / "sim.truth.json").unlink()
+    assert known_truth(ds, names) == {}  # measured data: nothing marked
+
+
+def test_shard_axis_has_integer_ticks():
+    rng = np.random.default_rng(2)
+    fig = posterior.shards_figure(rng.normal(size=(3, 2)), np.full((3, 2), 0.1),
+                                  np.array([True, True, False]), ["D0", "alpha"],
+                                  np.zeros(2), np.ones(2), title="t")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [x for x in ax.get_xticks() if lo <= x <= hi]
+        assert ticks and all(float(x).is_integer() for x in ticks)
+
+
+def test_lag_cut_legend_of_one_angle_stays_inside_the_figure():
+    t = 0.1 * np.arange(1, 61)
+    lag = np.abs(np.subtract.outer(np.arange(60), np.arange(60)))
+    m = (1 + 0.3 * np.exp(-lag / 8.0))[None]
+    fig = c2.c2_cuts_figure(t, np.array([0.0]), m, m, np.array([0.01]), title="one angle")
+    fig.canvas.draw()
+    frame = fig.bbox
+    legends = [*fig.legends, *(ax.legend_ for ax in fig.axes if ax.legend_ is not None)]
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
+
+
+def test_one_huge_sigma_does_not_flatten_the_cross_dataset_panels():
+    rows = [datasets.DatasetRow(name=f"d{k}", q=0.005, mode="static",
+                                nlsq={"D0": (1e4 + 100 * k, 50.0), "alpha": (-0.5, 0.01),
+                                      "D_offset": (10.0, 1.0)}) for k in range(4)]
+    rows.append(datasets.DatasetRow(name="wild", q=0.006, mode="static",
+                                    nlsq={"D0": (1.02e4, 1e9), "alpha": (-0.5, 0.01),
+                                          "D_offset": (10.0, math.inf)}))
+    fig = datasets.datasets_figure(rows)
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo < 1e4 and hi > 1.03e4 and hi - lo < 2000  # the 1e9 error bar runs off the axis
+    assert "[Å²/s^(1+alpha)]" in fig.axes[0].get_ylabel()
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_marginals_name_units_for_scaling_parameters(n):
+    draws = np.random.default_rng(3).normal(0.3, 0.01, size=(2, 100, n))
+    names = [f"contrast_{k}" for k in range(n)]
+    fig = posterior.marginals_figure(draws, names, title="t")
+    assert [ax.get_xlabel() for ax in fig.axes if ax.get_visible()] == [
+        f"{name} [-]" for name in names]
