@@ -16,6 +16,7 @@ from pathlib import Path
 
 from homodyne import layout, steps
 from homodyne.config import DatasetConfig
+from homodyne.data.simulate import existing_truth
 from homodyne.nlsq import FitResult
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
         steps.combine_step(ds, posteriors, out)
     if plots is not None:
         shutil.rmtree(out.plots, ignore_errors=True)  # the workflow's plot output is a folder
-        steps.plot_step(ds, out, out.plots, plots)
+        steps.plot_step(ds, out, out.plots, plots, truth=existing_truth(ds.file))
     steps.summary_step(ds, out, out.summary)
     return result
 

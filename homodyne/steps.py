@@ -124,14 +124,15 @@ def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path], out: Datas
 
 
 def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
-              plots: Mapping) -> list[Path]:
-    """The figures of one dataset: NLSQ figures, and CMC figures when CMC is enabled."""
+              plots: Mapping, truth: str | Path | None = None) -> list[Path]:
+    """The figures of one dataset: NLSQ figures, and CMC figures when CMC is enabled (with
+    the true values of simulated data from its ``truth`` file, when there is one)."""
     from homodyne.plots import plot_cmc, plot_nlsq
 
     svg = bool(plots.get("svg", False))
     paths = plot_nlsq(results, out_dir, svg=svg)
     if ds.cmc.enable:
-        paths += plot_cmc(results, out_dir, svg=svg)
+        paths += plot_cmc(results, out_dir, svg=svg, truth=truth)
     log.info("%s: %d figures in %s", ds.name, len(paths), out_dir)
     return paths
 

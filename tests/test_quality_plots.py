@@ -14,7 +14,7 @@ import pytest
 from homodyne import layout
 from homodyne import params as registry
 from homodyne.plots import c2, datasets, posterior
-from homodyne.plots.api import dataset_quality, known_truth
+from homodyne.plots.api import dataset_quality, known_truth, truth_file
 from homodyne.plots.figure import param_label, title, unit_of
 
 
@@ -106,7 +106,8 @@ def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
     Path(ds.nlsq_json).parent.mkdir(parents=True)
     Path(ds.nlsq_json).write_text(json.dumps({"provenance": {"source": str(data)}}))
     names = ("D0", "alpha", "contrast_1", "offset", "noise_scale")
-    truth = known_truth(ds, names)
+    truth = known_truth(truth_file(ds), names)
+    assert truth_file(ds) == tmp_path / "sim.truth.json"
     assert truth == {"D0": 1e4, "alpha": -0.5, "contrast_1": 0.25, "offset": 1.0}
     draws = np.random.default_rng(1).normal([1.01e4, -0.49], [50, 0.01], size=(2, 200, 2))
     fig = posterior.marginals_figure(draws, ["D0", "alpha"], title="t", truth=truth)
@@ -116,7 +117,7 @@ def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
         lo, hi = ax.get_xlim()
         assert lo < true < hi  # kept in view
     (tmp_path / "sim.truth.json").unlink()
-    assert known_truth(ds, names) == {}  # measured data: nothing marked
+    assert truth_file(ds) is None and known_truth(None, names) == {}  # measured data
 
 
 def test_shard_axis_has_integer_ticks():

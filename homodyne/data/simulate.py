@@ -166,3 +166,9 @@ def truth_path(path: str | os.PathLike) -> Path:
     """``<stem>.truth.json`` beside a simulated file."""
     path = Path(path)
     return path.with_name(f"{path.stem}.truth.json")
+
+
+def existing_truth(path: str | os.PathLike) -> Path | None:
+    """:func:`truth_path` of a data file when that file exists (the input was simulated)."""
+    truth = truth_path(path)
+    return truth if truth.is_file() else None

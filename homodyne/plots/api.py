@@ -26,6 +26,7 @@ import numpy as np
 
 from homodyne import layout, quality
 from homodyne import params as registry
+from homodyne.data.simulate import existing_truth
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
 from homodyne.plots import c2, datasets, files, posterior
@@ -76,18 +77,20 @@ def dataset_quality(ds: DatasetLayout) -> str | None:
     return quality.merge(*parts)["verdict"] if parts else None
 
 
-def known_truth(ds: DatasetLayout, names) -> dict[str, float]:
-    """True values of simulated data: ``<stem>.truth.json`` beside the input file that the
-    NLSQ provenance records (``homodyne simulate`` writes it); ``{}`` for measured data.
+def truth_file(ds: DatasetLayout) -> Path | None:
+    """The ``<stem>.truth.json`` that ``homodyne simulate`` wrote beside the input file the
+    NLSQ provenance records, when it exists (``homodyne plot`` on a results folder)."""
+    source = files.nlsq_summary(ds).get("provenance", {}).get("source")
+    return existing_truth(source) if source else None
+
+
+def known_truth(path: str | Path | None, names) -> dict[str, float]:
+    """True values of simulated data from a ``<stem>.truth.json`` (``{}`` without one).
 
     Physical parameters by name; ``contrast``/``offset`` (one value or one per angle) for
     the scaling names that match (``contrast``, ``contrast_<k>``).
     """
-    if not Path(ds.nlsq_json).is_file():
-        return {}
-    source = files.nlsq_summary(ds).get("provenance", {}).get("source")
-    path = Path(source).with_name(f"{Path(source).stem}.truth.json") if source else None
-    if path is None or not path.is_file():
+    if path is None:
         return {}
     truth = files.read_json(path)
     known = {k: float(v) for k, v in truth.get("parameters", {}).items()}
@@ -109,12 +112,14 @@ def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
             for k, p in files.nlsq_summary(ds).get("parameters", {}).items()}
 
 
-def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
+def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
+             truth: str | Path | None = None) -> list[Path]:
     """Write the CMC figures of one dataset: traces, marginals, pair plot, shards.
 
-    The marginals mark the NLSQ value and 1σ and the known truth of simulated data
-    (:func:`known_truth`); the pair plot shows the physical parameters of the mode that vary in
-    the draws.  Every title ends with the dataset's verdict (:func:`dataset_quality`).
+    The marginals mark the NLSQ value and 1σ and, given the ``truth`` file of simulated data,
+    the true values (:func:`known_truth`); the pair plot shows the physical parameters of the
+    mode that vary in the draws.  Every title ends with the dataset's verdict
+    (:func:`dataset_quality`).
 
     Raises:
         DataFormatError: the CMC or NLSQ files are missing or malformed.
@@ -134,7 +139,7 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> li
         "cmc_marginals": posterior.marginals_figure(
             r.draws, r.names, title=head,
             reference={n: nlsq[n] for n in r.names if n in nlsq},
-            truth=known_truth(ds, r.names)),
+            truth=known_truth(truth, r.names)),
         "cmc_pair": posterior.pair_figure(r.draws[..., pair], [r.names[k] for k in pair],
                                           title=head),
         "cmc_shards": posterior.shards_figure(
@@ -191,7 +196,7 @@ def plot_results(results_dir: str | Path, dataset: str | None = None, *,
         if d.has_nlsq():
             written += plot_nlsq(d, d.plots, svg=svg)
         if d.has_cmc():
-            written += plot_cmc(d, d.plots, svg=svg)
+            written += plot_cmc(d, d.plots, svg=svg, truth=truth_file(d))
     fitted = [d for d in found if d.has_nlsq()]
     if dataset is None and len(fitted) >= 2:
         cross = plot_datasets(fitted, [d for d in fitted if d.has_cmc()],

@@ -7,9 +7,11 @@ from snakemake.utils import update_config, validate
 
 from homodyne import layout, resources
 from homodyne.config import parse_config, read_yaml
+from homodyne.data.simulate import existing_truth, truth_path
 from homodyne.settings import settings_json
 
 DEMO_DATA = "resources/demo.h5"
+DEMO_TRUTH = str(truth_path(DEMO_DATA))
 
 # The config is read with homodyne's YAML loader (exponents such as 2.0e6 are numbers, as in
 # `homodyne run`), then validated by the one schema, which also fills in the defaults, and
@@ -81,6 +83,16 @@ def results_of(wildcards):
         files["cmc_diagnostics"] = out(wildcards.ds).cmc_diagnostics
         files["cmc_npz"] = out(wildcards.ds).cmc_npz
     return files
+
+
+def truth_of(wildcards):
+    """The truth file of simulated input data (marked on the figures), when there is one or
+    the demo's rule makes one."""
+    data = str(DATASETS[wildcards.ds].file)
+    if data == DEMO_DATA:
+        return {"truth": DEMO_TRUTH}
+    path = existing_truth(data)
+    return {"truth": str(path)} if path else {}
 
 
 def posteriors(wildcards):

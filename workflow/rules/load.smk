@@ -4,7 +4,7 @@
 rule simulate_demo:
     output:
         data=DEMO_DATA,
-        truth=DEMO_DATA.replace(".h5", ".truth.json"),
+        truth=DEMO_TRUTH,
     params:
         mode="laminar_flow",
         params={"D0": 1.0e4, "alpha": -0.5, "D_offset": 10.0, "gamma_dot_t0": 2.0e-3,

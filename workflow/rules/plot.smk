@@ -4,6 +4,7 @@
 rule plot:
     input:
         unpack(results_of),
+        unpack(truth_of),
     output:
         directory(OUT.plots),
     params:
