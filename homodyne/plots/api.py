@@ -92,7 +92,7 @@ def known_truth(path: str | Path | None, names) -> dict[str, float]:
     """
     if path is None:
         return {}
-    truth = files.read_json(path)
+    truth = files.read_json(Path(path))
     known = {k: float(v) for k, v in truth.get("parameters", {}).items()}
     for scale in ("contrast", "offset"):
         value = truth.get(scale)
