@@ -124,7 +124,7 @@ class NLSQConfig:
 
 @dataclass(frozen=True)
 class CMCConfig:
-    """Consensus Monte Carlo settings (the ``cmc`` section, SPEC §7).
+    """Consensus Monte Carlo settings (the ``cmc`` section, docs/physics.md).
 
     ``points_per_shard`` and ``shards_per_job`` are a number or ``"auto"``: the sharding
     step (:func:`homodyne.cmc.shard.points_per_shard`) and the workflow resolve ``auto``

@@ -179,7 +179,7 @@ def _bounds(old: _Old, mode: str, notes: list[str]) -> dict[str, list[float]]:
     if priors:
         notes.append(f"parameter_space.bounds priors (type, prior_mu, prior_sigma) of "
                      f"{', '.join(priors)}: not carried; CMC priors are centred on the NLSQ "
-                     "fit (SPEC §7)")
+                     "fit (docs/physics.md)")
     if skipped:
         notes.append(f"parameter_space.bounds of {', '.join(skipped)}: not parameters of mode "
                      f"{mode}, dropped")

@@ -1,4 +1,4 @@
-"""NLSQ: bounded trust-region least squares of one dataset (SPEC §6).
+"""NLSQ: bounded trust-region least squares of one dataset (docs/physics.md).
 
 Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
 angle, evaluated with the pooled-point strategy of :mod:`homodyne.physics`.  Two ways to

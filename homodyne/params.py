@@ -2,7 +2,7 @@
 
 Every other module (physics, fitting, sampling, config validation, output writers) asks this
 registry for names, order, defaults and bounds, so that a parameter vector means the same
-thing everywhere.  The values are those of SPEC.md §2 (homodyne) and §3 (heterodyne).
+thing everywhere.  The values are those documented in docs/physics.md.
 Entries are frozen dataclasses in tuples: nothing here can be mutated at run time.
 """
 
@@ -77,7 +77,7 @@ ALIASES: MappingProxyType[str, str] = MappingProxyType(
 CONTRAST = Parameter("contrast", 0.5, 0.0, 1.0, "-", "optical contrast (per angle)")
 OFFSET = Parameter("offset", 1.0, 0.5, 1.5, "-", "baseline incl. the Siegert 1 (per angle)")
 SCALING = (CONTRAST, OFFSET)
-"""Per-angle scaling parameters (SPEC §4), shared by all modes."""
+"""Per-angle scaling parameters (docs/physics.md), shared by all modes."""
 
 
 def canonical_mode(mode: str) -> str:

@@ -42,7 +42,7 @@ SOLVER_BYTES = 100
 POINT_BYTES = 28
 """Bytes per point of the point arrays: i, j, p (int32) and y, weight (float64)."""
 
-_EXPECTED = "an APS-U or legacy APS HDF5 file (SPEC §5)"
+_EXPECTED = "an APS-U or legacy APS HDF5 file (docs/data-formats.md)"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A real single-node Slurm on loopback for the workflow tests (facts: shared/SCHEDULERS.md).
+"""A real single-node Slurm on loopback for the workflow tests (facts: docs/schedulers.md).
 
 Installed from Debian's packages when absent, started afresh for each test session with its
 own state and logs under a temporary folder, and stopped by PID.  Nothing is assumed about

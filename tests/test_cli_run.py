@@ -1,4 +1,4 @@
-"""`homodyne run --method nlsq`: result files of SPEC §8, progress, clean failures."""
+"""`homodyne run --method nlsq`: result files (docs/outputs.md), progress, clean failures."""
 
 from __future__ import annotations
 

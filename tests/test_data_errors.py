@@ -1,5 +1,5 @@
-"""Every failure of ``load`` (SPEC §5): right exception family, a message naming the file, the
-dataset or key at fault and what to do."""
+"""Every failure of ``load`` (docs/data-formats.md): right exception family, a message
+naming the file, the dataset or key at fault and what to do."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Bare measured matrices -> APS-U files that ``load`` reads, on the two real matrices in
-``shared/data/real`` and on hand-made edge cases.
+``tests/data/real`` and on hand-made edge cases.
 
 Neither real file carries q, angle or frame time (see its README); these tests assume
 q = 0.005 1/Å, dt = 0.1 s for the CHX matrix and q = 0.022, dt = 1 s for the yolk-plasma one.

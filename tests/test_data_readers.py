@@ -1,4 +1,5 @@
-"""Reading the two APS layouts (SPEC §5), including files written with other programs' habits.
+"""Reading the two APS layouts (docs/data-formats.md), including files written with other
+programs' habits.
 
 Files here are written with raw h5py, not with homodyne's writers, so the reader is tested
 against conventions it did not produce: bytes keys, float32 matrices, (1, n) tables,

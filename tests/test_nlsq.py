@@ -136,7 +136,7 @@ def test_every_per_angle_mode_fits(tmp_path, per_angle_mode):
     assert len(result.names) == 7 + n_scaling
     if per_angle_mode == "constant":
         # Contrast/offset held at the percentile estimates, which sit below the truth
-        # (SPEC §4): the fit is worse, but it must still converge.
+        # (docs/physics.md): the fit is worse, but it must still converge.
         assert np.isfinite(result.reduced_chi2)
     else:
         assert result.reduced_chi2 < 1.2

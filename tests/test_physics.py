@@ -31,7 +31,7 @@ def _golden_kwargs(case):
 
 
 def test_golden_reference_values(golden_cases):
-    """Every entry of shared/reference/golden_c2.json, matrix and pooled strategies."""
+    """Every entry of tests/data/reference/golden_c2.json, matrix and pooled strategies."""
     assert {c["model"] for c in golden_cases} == {"static", "laminar_flow", "heterodyne"}
     for case in golden_cases:
         rtol = 1e-8 if case["model"] == "heterodyne" else 1e-10

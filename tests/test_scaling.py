@@ -1,4 +1,4 @@
-"""Per-angle scaling (SPEC §4): estimator and the four per_angle_mode layouts."""
+"""Per-angle scaling (docs/physics.md): estimator and the four per_angle_mode layouts."""
 
 from __future__ import annotations
 

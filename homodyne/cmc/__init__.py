@@ -1,4 +1,4 @@
-"""Consensus Monte Carlo (SPEC §7): shard, sample each shard with NUTS, combine.
+"""Consensus Monte Carlo (docs/physics.md): shard, sample each shard with NUTS, combine.
 
 Each step is a function from files to files, so the workflow runs them as separate jobs
 and ``homodyne run --method cmc`` runs them in one process:

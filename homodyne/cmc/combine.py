@@ -1,4 +1,4 @@
-"""Consensus of the shard posteriors (SPEC §7.5; Scott et al. 2016).
+"""Consensus of the shard posteriors (docs/physics.md; Scott et al. 2016).
 
 Draw ``g`` of the consensus is the precision-weighted average of draw ``g`` of every shard::
 

@@ -1,4 +1,4 @@
-"""Convergence diagnostics and shard heterogeneity (SPEC §7.4-7.5).
+"""Convergence diagnostics and shard heterogeneity (docs/physics.md).
 
 R-hat is ArviZ's rank-normalised split R-hat; bulk ESS and tail ESS (the smaller of the
 ESS of the 5 % and 95 % quantiles) follow Vehtari et al. (2021).  They are computed on

@@ -1,4 +1,4 @@
-"""The NumPyro model of one shard (SPEC §7.3).
+"""The NumPyro model of one shard (docs/physics.md).
 
 Prior: free parameter ``θ_k ~ TruncatedNormal(μ_k, s_k)`` on its bounds, ``μ`` the NLSQ
 value, ``s`` the tempered prior sd.  Likelihood: ``y ~ Normal(c2_model, σ_p · f)`` at the

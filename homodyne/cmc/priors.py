@@ -1,4 +1,4 @@
-"""Priors of the shard posteriors, built from the NLSQ fit (SPEC §7.2).
+"""Priors of the shard posteriors, built from the NLSQ fit (docs/physics.md).
 
 Each free parameter gets a normal prior at its NLSQ value, truncated at its bounds.  Its
 width is ``prior_width × σ_NLSQ``, clipped to [1 %, 50 %] of the bound range: the floor keeps

@@ -1,4 +1,4 @@
-"""NUTS on one shard file, posterior written as ArviZ NetCDF (SPEC §7.3-7.4).
+"""NUTS on one shard file, posterior written as ArviZ NetCDF (docs/physics.md).
 
 :func:`sample_shard` is the body of one workflow shard job: shard file in, posterior file
 out.  Every shard job of a run shares a JAX persistent compilation cache (``cache_dir``):

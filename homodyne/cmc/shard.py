@@ -1,4 +1,4 @@
-"""Sharding (SPEC §7.1): split a dataset's points into K self-contained HDF5 shard files.
+"""Sharding (docs/physics.md): split a dataset's points into K self-contained HDF5 shard files.
 
 A shard file holds everything one NUTS job needs and nothing it has to look up elsewhere:
 its points ``(i, j, p, y)``, the time grid and angles, ``q, dt, L``, the mode, the per-angle

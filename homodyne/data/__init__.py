@@ -2,7 +2,7 @@
 
 Public entry points:
 
-* :func:`load` -- an APS-U or legacy APS file at one q -> :class:`XPCSData` (SPEC §5).
+* :func:`load` -- an APS-U or legacy APS file at one q -> :class:`XPCSData` (docs/data-formats.md).
 * :func:`write_xpcs` / :func:`read_xpcs` -- the intermediate file between workflow steps.
 * :func:`estimate_sigma` -- per-angle noise of one c2 element from the data alone.
 * :func:`simulate` -- a synthetic file with a known truth (``<stem>.truth.json``).

@@ -2,7 +2,7 @@
 
 Everything downstream (NLSQ, sharding, plots) takes this container, never a file.  Arrays
 are float64; ``c2`` is symmetric with its diagonal already corrected, and ``t`` starts at the
-first kept frame (SPEC §5: the frame at t = 0 is dropped before fitting).
+first kept frame (docs/data-formats.md: the frame at t = 0 is dropped before fitting).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``load``: one APS HDF5 file at one q -> :class:`XPCSData`, ready to fit (SPEC §5)."""
+"""``load``: one APS HDF5 file at one q -> :class:`XPCSData`, ready to fit.
+
+The layouts and every selection rule are documented in docs/data-formats.md.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from homodyne.io import sha256_file
 
 log = logging.getLogger(__name__)
 
-_EXPECTED = "an APS-U or legacy APS HDF5 file (SPEC §5)"
+_EXPECTED = "an APS-U or legacy APS HDF5 file (docs/data-formats.md)"
 
 
 def _nonfinite_message(source: str, c2: np.ndarray, bins, phi, window) -> str:
@@ -70,9 +73,9 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
          check_finite: bool = True) -> XPCSData:
     """Read one dataset at one q from an APS-U or legacy APS HDF5 file.
 
-    Steps (SPEC §5): detect the layout; take every angle bin of the q ring nearest ``q``;
-    keep angles (normalised to (-180, 180]) inside ``phi_ranges``; read the frame window;
-    rebuild half-stored matrices; replace the diagonal by its neighbours' mean; put the time
+    Steps (docs/data-formats.md): detect the layout; take every angle bin of the q ring
+    nearest ``q``; keep angles (normalised to (-180, 180]) inside ``phi_ranges``; read the
+    frame window; rebuild half-stored matrices; replace the diagonal by its neighbours' mean; put the time
     grid ``t = dt*(0..N-1)`` on the window and drop its first frame (t = 0); estimate the
     per-angle noise.
 

@@ -1,4 +1,4 @@
-"""Noise of one c2 element, estimated from the data alone (SPEC §6: sigma per angle).
+"""Noise of one c2 element, estimated from the data alone (docs/physics.md: sigma per angle).
 
 Along a line of constant lag (``j - i`` fixed) c2 changes only as slowly as the sample ages,
 so the second difference in the diagonal direction

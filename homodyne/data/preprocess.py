@@ -1,4 +1,6 @@
-"""Preprocessing of raw two-time matrices (SPEC §5): selection, half matrices, diagonal, NaN.
+"""Preprocessing of raw two-time matrices: selection, half matrices, diagonal, NaN.
+
+The rules are documented in docs/data-formats.md.
 
 Pure array functions plus the selection steps that need the file name for their messages.
 Nothing here reads files; :mod:`homodyne.data.loader` strings the steps together.

@@ -1,4 +1,4 @@
-"""Readers for the two APS HDF5 layouts (SPEC §5).
+"""Readers for the two APS HDF5 layouts (docs/data-formats.md).
 
 A reader does no science.  It detects the layout from the groups present, turns the file's
 bin tables into one :class:`BinTable` (bin number, q, angle and matrix key of every stored

@@ -1,4 +1,4 @@
-"""Pure JAX physics: the c2 models (SPEC §2-3) and per-angle scaling (SPEC §4)."""
+"""Pure JAX physics: the c2 models and per-angle scaling (docs/physics.md)."""
 
 from homodyne.physics.core import compute_c2, compute_c2_points
 from homodyne.physics.scaling import AngleScaling, angle_scaling, estimate_scaling

@@ -1,4 +1,4 @@
-"""Heterodyne model (mode ``heterodyne``), SPEC §3: a reference and a sample component.
+"""Heterodyne model (mode ``heterodyne``), docs/physics.md: a reference and a sample component.
 
 Parameters (in order): ``D0_ref, alpha_ref, D_offset_ref, D0_sample, alpha_sample,
 D_offset_sample, v0, beta, v_offset, f0, f1, f2, f3, phi0``.  On the time grid ``t``::

@@ -1,4 +1,4 @@
-"""Homodyne model (modes ``static`` and ``laminar_flow``), SPEC §2.
+"""Homodyne model (modes ``static`` and ``laminar_flow``; docs/physics.md.
 
 With ``ts`` the time grid lifted off zero (``eps = max(|t1-t0|/2, 1e-8)``)::
 

@@ -1,6 +1,6 @@
 """Numerical building blocks shared by every model.
 
-Floors and clamps are written with ``jnp.where`` on purpose (SPEC §2): the reference
+Floors and clamps are written with ``jnp.where`` on purpose (docs/physics.md): the reference
 implementation's values are reproduced exactly, and the gradient inside the allowed range is
 the identity, so neither the optimiser nor NUTS stalls on a floor.
 """

@@ -1,4 +1,4 @@
-"""Per-angle contrast and offset (SPEC §4).
+"""Per-angle contrast and offset (docs/physics.md).
 
 Every ``per_angle_mode`` is a linear map from a few free scaling parameters ``theta`` to one
 contrast and one offset per angle::
@@ -25,7 +25,7 @@ MIN_ESTIMATOR_POINTS = 100
 
 
 def _percentile_estimates(c2, t, lower, upper):
-    """Contrast and offset of one angle from its upper-triangle points (SPEC §4)."""
+    """Contrast and offset of one angle from its upper-triangle points (docs/physics.md)."""
     i, j = np.triu_indices(c2.shape[0], k=1)
     if i.size < MIN_ESTIMATOR_POINTS:
         return 0.5 * (CONTRAST.lower + CONTRAST.upper), 0.5 * (OFFSET.lower + OFFSET.upper)

@@ -1,4 +1,4 @@
-"""Figures of NLSQ and CMC results (GitHub issue 6, SPEC §8).
+"""Figures of NLSQ and CMC results (GitHub issue 6, docs/outputs.md).
 
 Entry points, each reading the result files :mod:`homodyne.layout` names:
 

@@ -167,7 +167,7 @@ def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     coefficients (upper triangle).
 
     Correlations are what a per-parameter summary hides and what the full-covariance
-    consensus (SPEC §7) preserves.  At most ``max_points`` draws (a seeded random subset)
+    consensus (docs/physics.md) preserves.  At most ``max_points`` draws (a seeded random subset)
     are scattered so the figure stays light; the coefficients use all draws.
 
     Args:
