@@ -1,8 +1,9 @@
 """The repository stands on its own: a fresh clone needs nothing beside it.
 
 No tracked text file may point at the folder of reference material the project started from
-(``../shared``), at its specification by section number, or at an absolute path on the
-machine it was developed on; the tests read their data from ``tests/data`` only.
+(a ``shared`` folder beside the checkout), at its specification by section number, or at an
+absolute path on the machine it was developed on; the tests read their data from
+``tests/data`` only.
 """
 
 from __future__ import annotations
