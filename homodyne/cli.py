@@ -70,13 +70,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     ``--method nlsq`` runs the NLSQ steps only; ``cmc`` and ``both`` add the CMC steps for
     datasets with ``cmc.enable`` (the NLSQ result files are written either way: they hold
-    the priors of the shards).
+    the priors of the shards).  The output folder is locked for the run
+    (:mod:`homodyne.lock`): a second run on it refuses instead of overwriting.
     """
     from homodyne import layout, quality
     from homodyne.config import load_config
-    from homodyne.runner import run, without_cmc
+    from homodyne.lock import output_lock
 
     config = load_config(args.config)
+    with output_lock(args.output):  # one writer per output folder
+        return _run(args, config)
+
+
+def _run(args: argparse.Namespace, config) -> int:
+    from homodyne.runner import run, without_cmc
+
     datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
     log = logging.getLogger(__name__)
     if args.method == "nlsq":

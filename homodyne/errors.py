@@ -25,3 +25,7 @@ class DataQualityError(HomodyneError):
 
 class FitError(HomodyneError):
     """A fit or sampler could not run or produced no usable result."""
+
+
+class LockError(HomodyneError):
+    """Another process holds the output folder this one would write."""
