@@ -75,9 +75,9 @@ def load(path: str | os.PathLike, *, q: float, dt: float, phi_ranges=None, frame
 
     Steps (docs/data-formats.md): detect the layout; take every angle bin of the q ring
     nearest ``q``; keep angles (normalised to (-180, 180]) inside ``phi_ranges``; read the
-    frame window; rebuild half-stored matrices; replace the diagonal by its neighbours' mean; put the time
-    grid ``t = dt*(0..N-1)`` on the window and drop its first frame (t = 0); estimate the
-    per-angle noise.
+    frame window; rebuild half-stored matrices; replace the diagonal by its neighbours'
+    mean; put the time grid ``t = dt*(0..N-1)`` on the window and drop its first frame
+    (t = 0); estimate the per-angle noise.
 
     Non-finite values are an error unless ``mask_nonfinite`` is set.  Then the frame window
     shrinks to its longest run of consecutive frames whose sub-matrix is finite in every kept
