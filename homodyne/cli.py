@@ -308,6 +308,12 @@ def _jax_cache(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv`` None: ``sys.argv``; tests pass a list and keep their own
+    signal handling)."""
+    if argv is None:
+        from homodyne import signals
+
+        signals.install()  # Ctrl-C / SIGTERM: one line, exit 128 + signum, no partial file
     args = build_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stdout, force=True)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from homodyne.signals import removed_if_interrupted
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -30,7 +32,8 @@ def _umask() -> int:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.  The
+    On any exception, and on SIGINT/SIGTERM once :func:`homodyne.signals.install` ran, the
+    temporary file is removed and ``path`` is left untouched.  The
     finished file gets the permissions of a plain ``open()`` (0666 less the umask), not the
     owner-only 0600 of the temporary file, so results stay readable by the group.
     """
@@ -40,9 +43,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        with removed_if_interrupted(tmp):  # SIGINT/SIGTERM: see homodyne.signals
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -18,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import homodyne
-from homodyne import quality
+from homodyne import quality, signals
 from homodyne.config import DatasetConfig, parse_config
 from homodyne.data import load, read_xpcs, require_finite, select_angles, write_xpcs
 from homodyne.io import write_json
@@ -33,7 +33,12 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def logged(path: str | Path | None):
-    """Send the package's log records to ``path`` (a rule's ``log:``) while a step runs."""
+    """Send the package's log records to ``path`` (a rule's ``log:``) while a step runs.
+
+    Every workflow job enters here first, so this is where SIGINT/SIGTERM handling starts
+    (:mod:`homodyne.signals`).
+    """
+    signals.install()
     if path is None:
         yield
         return
