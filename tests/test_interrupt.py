@@ -27,14 +27,14 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HOMODYNE_THREADS": "2"}
 STOP_WITHIN_S = 10.0
 
 
-def _config(tmp_path: Path, *, frames: int, cmc: dict) -> Path:
-    data = simulate(tmp_path / "d.h5", mode="laminar_flow",
-                    params={"D0": 1e4, "gamma_dot_t0": 0.002}, phi=[-30.0, 0.0, 30.0, 60.0],
+def _config(tmp_path: Path, *, frames: int, cmc: dict, mode: str = "laminar_flow") -> Path:
+    params = {"D0": 1e4} if mode == "static" else {"D0": 1e4, "gamma_dot_t0": 0.002}
+    data = simulate(tmp_path / "d.h5", mode=mode, params=params, phi=[-30.0, 0.0, 30.0, 60.0],
                     n_frames=frames, dt=0.1, q=0.0054, noise=0.01, seed=3)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({
         "datasets": [{"name": "d", "file": str(data), "q": 0.0054}],
-        "analysis": {"mode": "laminar_flow", "dt": 0.1},
+        "analysis": {"mode": mode, "dt": 0.1},
         "nlsq": {"max_iterations": 200}, "cmc": {"seed": 1, **cmc}}))
     return path
 
@@ -105,8 +105,8 @@ def test_interrupt_mid_nlsq(tmp_path, signum):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM])
 def test_interrupt_mid_nuts(tmp_path, signum):
-    cmc = {"points_per_shard": 2000, "chains": 2, "warmup": 150, "samples": 150}
-    config, out = _config(tmp_path, frames=40, cmc=cmc), tmp_path / "out"
+    cmc = {"points_per_shard": 2000, "chains": 2, "warmup": 30, "samples": 30}
+    config, out = _config(tmp_path, frames=30, cmc=cmc, mode="static"), tmp_path / "out"
     run = Run(config, out, "cmc")
     run.wait_for("points in")  # shards written; NUTS of the first shard starts now
     time.sleep(2.0)
