@@ -27,6 +27,7 @@ import xarray as xr
 
 from homodyne.cmc.diagnostics import chain_diagnostics, heterogeneity
 from homodyne.config import CMCConfig
+from homodyne.data.readers import REMAKE
 from homodyne.errors import DataFormatError, FitError
 
 log = logging.getLogger(__name__)
@@ -126,12 +127,12 @@ def read_posterior(path: str | Path) -> ShardPosterior:
     try:
         tree = xr.open_datatree(path, engine="netcdf4")
     except (OSError, ValueError) as exc:
-        raise DataFormatError(f"{path}: cannot read the shard posterior ({exc}); rerun "
-                              "its shard job") from exc
+        raise DataFormatError(f"{path}: cannot read the shard posterior ({exc}); {REMAKE}"
+                              ) from exc
     with tree:
         if "posterior" not in tree.children or "sample_stats" not in tree.children:
             raise DataFormatError(f"{path}: not a shard posterior (no posterior and "
-                                  "sample_stats groups); rerun its shard job")
+                                  f"sample_stats groups); {REMAKE}")
         post = tree["posterior"].to_dataset()
         stats = tree["sample_stats"].to_dataset()
         names = tuple(str(n) for n in post.data_vars)

@@ -230,7 +230,10 @@ def read_shard(path: str | Path) -> Shard:
         DataFormatError: missing or non-HDF5 file, not a shard file, missing entries.
     """
     path = Path(path)
-    with open_hdf5(path, "a CMC shard file written by homodyne.cmc.make_shards") as fh:
+    remedy = (f"it is damaged or incomplete (a killed job, a full disk): delete the folder "
+              f"{path.parent} and run the same command again to remake the shards")
+    with open_hdf5(path, "a CMC shard file written by homodyne.cmc.make_shards",
+                   remedy) as fh:
         if _text(fh.attrs.get("format", "")) != FORMAT:
             raise DataFormatError(f"{path}: not a CMC shard file (root attribute 'format' is "
                                   f"not {FORMAT!r}); make shards with homodyne.cmc.make_shards")

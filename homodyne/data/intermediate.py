@@ -16,7 +16,7 @@ import numpy as np
 
 from homodyne import __version__
 from homodyne.data.container import Provenance, XPCSData
-from homodyne.data.readers import open_hdf5
+from homodyne.data.readers import REMAKE, open_hdf5
 from homodyne.data.writers import put
 from homodyne.errors import DataFormatError
 from homodyne.io import write_atomic
@@ -68,7 +68,7 @@ def read_xpcs(path: str | os.PathLike) -> XPCSData:
             missing datasets or attributes, inconsistent shapes.
     """
     path = Path(path)
-    with open_hdf5(path, _EXPECTED) as fh:
+    with open_hdf5(path, _EXPECTED, REMAKE) as fh:
         found = fh.attrs.get("format")
         if found is None or _text(found) != FORMAT:
             raise DataFormatError(

@@ -74,24 +74,33 @@ class BinTable:
     n_frames: int
 
 
+REMAKE = ("it is damaged or incomplete (a killed job, a full disk): delete it and run the "
+          "same command again to remake it")
+"""How to recover from a damaged file the workflow made itself (an intermediate)."""
+
+
 @contextmanager
-def open_hdf5(path: str | os.PathLike, expected: str) -> Iterator[h5py.File]:
+def open_hdf5(path: str | os.PathLike, expected: str,
+              remedy: str | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only, turning a missing or non-HDF5 file into ``DataFormatError``.
 
     Args:
         path: file to open.
         expected: what the caller needs, for the message (e.g. "an APS HDF5 file").
+        remedy: what to do about an unreadable file, for files the workflow made itself
+            (:data:`REMAKE`); ``None`` for the user's input files.
     """
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file; check the path (expected {expected})")
+    advice = f"; {remedy}" if remedy else ""
     if not h5py.is_hdf5(path):
-        raise DataFormatError(f"{path}: not an HDF5 file; expected {expected}")
+        raise DataFormatError(f"{path}: not an HDF5 file; expected {expected}{advice}")
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:
         raise DataFormatError(
-            f"{path}: cannot be opened as HDF5 ({exc}); expected {expected}"
+            f"{path}: cannot be opened as HDF5 ({exc}); expected {expected}{advice}"
         ) from exc
     with fh:
         yield fh
