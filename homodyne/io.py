@@ -8,6 +8,7 @@ input file for provenance.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -33,12 +34,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On any exception, and on SIGINT/SIGTERM once :func:`homodyne.signals.install` ran, the
-    temporary file is removed and ``path`` is left untouched.  The
+    temporary file is removed and ``path`` is left untouched.  Temporary files of ``path``
+    left by a writer killed hard are removed first (one writer per output folder: the
+    workflow's and :mod:`homodyne.lock`'s locks).  The
     finished file gets the permissions of a plain ``open()`` (0666 less the umask), not the
     owner-only 0600 of the temporary file, so results stay readable by the group.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by a writer killed hard (SIGKILL, out of memory)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)

@@ -119,3 +119,20 @@ def test_interrupt_mid_nuts(tmp_path, signum):
             assert "posterior" in fh
     _rerun(config, out, "cmc")
     assert (cmc_dir / "mcmc_parameters.json").is_file()
+
+
+@pytest.mark.faults
+def test_sigkill_mid_nlsq_leaves_no_finished_file_and_the_rerun_completes(tmp_path):
+    """A job killed hard (out of memory, node failure) cannot clean up: nothing under a final
+    name, and the rerun completes (also past temporary files of a killed write)."""
+    config, out = _config(tmp_path, frames=160, cmc={}), tmp_path / "out"
+    run = Run(config, out, "nlsq")
+    run.wait_for("iteration")
+    run.proc.kill()
+    assert run.proc.wait(timeout=30) == -signal.SIGKILL
+    nlsq = out / "d" / "nlsq"
+    assert not (nlsq / "nlsq_results.json").exists() and not (nlsq / "nlsq_results.npz").exists()
+    nlsq.mkdir(parents=True, exist_ok=True)
+    (nlsq / ".nlsq_results.json.killed.tmp").write_text('{"parameters": {')  # a killed write
+    _rerun(config, out, "nlsq")
+    assert (nlsq / "nlsq_results.json").is_file()
