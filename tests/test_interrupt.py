@@ -22,6 +22,7 @@ import yaml
 
 from homodyne.data import simulate
 
+pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HOMODYNE_THREADS": "2"}
 STOP_WITHIN_S = 10.0
@@ -121,7 +122,6 @@ def test_interrupt_mid_nuts(tmp_path, signum):
     assert (cmc_dir / "mcmc_parameters.json").is_file()
 
 
-@pytest.mark.faults
 def test_sigkill_mid_nlsq_leaves_no_finished_file_and_the_rerun_completes(tmp_path):
     """A job killed hard (out of memory, node failure) cannot clean up: nothing under a final
     name, and the rerun completes (also past temporary files of a killed write)."""
