@@ -22,8 +22,8 @@ def test_recorded_peaks_cover_every_step_of_the_three_cases():
     assert {"demo", "chx", "laminar_23x500"} <= {r["case"] for r in rows}
     assert set(STEPS) <= {r["step"] for r in rows}
     for case in ("demo", "chx", "laminar_23x500"):
-        assert {"load", "filter", "nlsq", "shard"} <= {r["step"] for r in rows
-                                                       if r["case"] == case}
+        assert {"load", "filter", "nlsq", "shard", "nuts"} <= {r["step"] for r in rows
+                                                               if r["case"] == case}
 
 
 @pytest.mark.parametrize("row", _peaks(), ids=lambda r: f"{r['case']}-{r['job']}")
