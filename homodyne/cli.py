@@ -73,7 +73,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     the priors of the shards).  The output folder is locked for the run
     (:mod:`homodyne.lock`): a second run on it refuses instead of overwriting.
     """
-    from homodyne import layout, quality
     from homodyne.config import load_config
     from homodyne.lock import output_lock
 
@@ -83,6 +82,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config) -> int:
+    from homodyne import layout, quality
     from homodyne.runner import run, without_cmc
 
     datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
