@@ -88,7 +88,9 @@ def _rerun(config: Path, out: Path, method: str) -> None:
     done = subprocess.run([sys.executable, "-m", "homodyne.cli", "run", str(config),
                            "--method", method, "--output", str(out)], env=ENV,
                           capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stderr
+    # the run completes; exit 1 only when its (deliberately tiny) sampling is judged unusable
+    assert done.returncode == 0 or (done.returncode == 1 and method == "cmc"
+                                    and "quality failed" in done.stderr), done.stderr
     assert not list(out.rglob("*.tmp"))
 
 
