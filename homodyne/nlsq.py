@@ -1,7 +1,8 @@
 """NLSQ: bounded trust-region least squares of one dataset (docs/physics.md).
 
 Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
-angle, evaluated with the pooled-point strategy of :mod:`homodyne.physics`.  Two ways to
+angle, evaluated as dense frame-pair blocks shared by all angles
+(:func:`homodyne.physics.compute_c2_block`; the layout is :func:`homodyne.physics.folded_triangle`).  Two ways to
 solve, picked by problem size (``nlsq.strategy: auto``):
 
 - ``full``: the ``nlsq`` package's trust-region reflective solver on the whole residual
@@ -33,7 +34,13 @@ from homodyne import quality
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import XPCSData
 from homodyne.errors import FitError
-from homodyne.physics import AngleScaling, angle_scaling, compute_c2, compute_c2_points
+from homodyne.physics import (
+    AngleScaling,
+    angle_scaling,
+    compute_c2,
+    compute_c2_block,
+    folded_triangle,
+)
 
 
 def _import_least_squares():
@@ -64,9 +71,17 @@ CHUNK_POINTS = 65_536
 """Points per chunk of the accumulated normal equations."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Problem:
-    """A dataset's least-squares problem in the parameter layout ``[physical, scaling]``."""
+    """A least-squares problem in the parameter layout ``[physical, scaling]``.
+
+    The one definition of points, parameters, bounds and noise that NLSQ fits and that a CMC
+    shard samples (a shard is :meth:`rows` of the dataset's problem).  Points are the
+    off-diagonal upper triangle of every angle, laid out densely by
+    :func:`homodyne.physics.folded_triangle`: ``ia, ja`` ``(R, C)`` frame pairs shared by all
+    angles, ``mask`` false on padding, ``y`` ``(n_phi, R, C)`` the data at those pairs and
+    ``sigma`` the noise of each angle.
+    """
 
     mode: str
     names: tuple[str, ...]
@@ -81,31 +96,53 @@ class Problem:
     q: float
     dt: float
     L: float
-    i: np.ndarray
-    j: np.ndarray
-    p: np.ndarray
+    ia: np.ndarray
+    ja: np.ndarray
+    mask: np.ndarray
     y: np.ndarray
-    weight: np.ndarray
+    sigma: np.ndarray
 
     @property
     def n_points(self) -> int:
-        return len(self.y)
+        return len(self.phi) * int(self.mask.sum())
+
+    @property
+    def free_names(self) -> tuple[str, ...]:
+        return tuple(n for n, f in zip(self.names, self.free, strict=True) if f)
+
+    def rows(self, keep) -> Problem:
+        """The same problem on the block rows ``keep`` (every angle of each)."""
+        keep = np.asarray(keep)
+        return replace(self, ia=self.ia[keep], ja=self.ja[keep], mask=self.mask[keep],
+                       y=self.y[:, keep])
 
     def subsample(self, n: int, seed: int) -> Problem:
-        """The same problem on ``n`` points drawn without replacement (seeded)."""
-        keep = np.sort(np.random.default_rng(seed).choice(self.n_points, n, replace=False))
-        return replace(self, i=self.i[keep], j=self.j[keep], p=self.p[keep], y=self.y[keep],
-                       weight=self.weight[keep])
+        """The same problem on whole block rows drawn without replacement (seeded), at
+        least ``n`` points; each block row spans every angle and lag range."""
+        per_row = len(self.phi) * self.ia.shape[1]
+        n_rows = min(self.ia.shape[0], max(1, math.ceil(n / per_row)))
+        return self.rows(np.sort(np.random.default_rng(seed).choice(self.ia.shape[0], n_rows,
+                                                                    replace=False)))
 
     def full_params(self, x_free):
         """Insert free values into the full parameter vector (JAX-traceable)."""
         return jnp.asarray(self.start).at[np.flatnonzero(self.free)].set(x_free)
 
-    def model(self, full, i, j, p):
-        """Model c2 at points ``(i, j, p)`` for the full parameter vector."""
+    def model(self, full, ia, ja):
+        """Model c2 ``(n_phi, R, C)`` at the frame pairs ``(ia, ja)`` for the full vector."""
         contrast, offset = self.scaling.expand(full[self.n_physical:])
-        return compute_c2_points(self.mode, full[: self.n_physical], self.t, self.phi, i, j, p,
-                                 q=self.q, dt=self.dt, L=self.L, contrast=contrast, offset=offset)
+        return compute_c2_block(self.mode, full[: self.n_physical], self.t, self.phi, ia, ja,
+                                q=self.q, dt=self.dt, L=self.L, contrast=contrast,
+                                offset=offset)
+
+    def residuals(self, full, ia, ja, y, mask):
+        """``(y - model) / sigma`` ``(n_phi, R, C)``, exactly 0 on padding."""
+        r = (y - self.model(full, ia, ja)) / jnp.asarray(self.sigma)[:, None, None]
+        return jnp.where(mask[None], r, 0.0)
+
+    def arrays(self) -> tuple:
+        """``(ia, ja, y, mask)`` as JAX arrays, passed to jitted functions as arguments."""
+        return tuple(jnp.asarray(a) for a in (self.ia, self.ja, self.y, self.mask))
 
     def model_matrix(self, full) -> np.ndarray:
         """Model c2 on the full ``(n_phi, N, N)`` grid."""
@@ -127,8 +164,24 @@ def _sigma(data: XPCSData, analysis: AnalysisConfig) -> np.ndarray:
     return sigma
 
 
+def check_fixed(names, fixed, effective: str) -> np.ndarray:
+    """Free mask of ``names`` given ``analysis.fixed``; the errors a fit would raise.
+
+    Raises:
+        FitError: a fixed name is not a parameter, or every parameter is fixed.
+    """
+    unknown = set(fixed) - set(names)
+    if unknown:
+        raise FitError(f"analysis.fixed names {sorted(unknown)}, which are not free parameters "
+                       f"with per_angle_mode {effective!r} (parameters: {names})")
+    free = np.array([n not in fixed for n in names])
+    if not free.any():
+        raise FitError("analysis.fixed holds every parameter: nothing left to fit")
+    return free
+
+
 def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
-    """Assemble points, weights, start values, bounds and free mask of one dataset."""
+    """Assemble points, noise, start values, bounds and free mask of one dataset."""
     mode = registry.canonical_mode(analysis.mode)
     scaling = angle_scaling(
         analysis.per_angle_mode, data.phi, data.c2, data.t,
@@ -138,19 +191,9 @@ def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
     )
     init, lo, hi = analysis.physical_start()
     names = registry.names(mode) + scaling.names
-    unknown = set(analysis.fixed) - set(names)
-    if unknown:
-        raise FitError(f"analysis.fixed names {sorted(unknown)}, which are not free parameters "
-                       f"with per_angle_mode {scaling.effective!r} (parameters: {names})")
-    free = np.array([n not in analysis.fixed for n in names])
-    if not free.any():
-        raise FitError("analysis.fixed holds every parameter: nothing left to fit")
+    free = check_fixed(names, analysis.fixed, scaling.effective)
     sigma = _sigma(data, analysis)
-    iu, ju = np.triu_indices(data.n_frames, k=1)
-    n_pairs = len(iu)
-    p = np.repeat(np.arange(data.n_phi, dtype=np.int32), n_pairs)
-    i = np.tile(iu.astype(np.int32), data.n_phi)
-    j = np.tile(ju.astype(np.int32), data.n_phi)
+    ia, ja, mask = folded_triangle(data.n_frames)
     return Problem(
         mode=mode, names=names, n_physical=len(init), scaling=scaling,
         start=np.concatenate([init, scaling.initial]).astype(np.float64),
@@ -158,7 +201,8 @@ def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
         upper=np.concatenate([hi, scaling.upper]).astype(np.float64),
         free=free, t=np.asarray(data.t, np.float64), phi=np.asarray(data.phi, np.float64),
         q=float(data.q), dt=float(data.dt), L=float(analysis.L),
-        i=i, j=j, p=p, y=np.asarray(data.c2, np.float64)[p, i, j], weight=1.0 / sigma[p],
+        ia=ia, ja=ja, mask=mask, y=np.asarray(data.c2, np.float64)[:, ia, ja],
+        sigma=np.array(sigma, dtype=np.float64),
     )
 
 
@@ -185,37 +229,38 @@ def _rho(z, loss: str):
     return z
 
 
-class _Chunks:
-    """Points padded to whole chunks, with a mask that zeroes the padding."""
+def _chunked_arrays(problem: Problem, chunk: int = CHUNK_POINTS) -> tuple:
+    """``(ia, ja, y, mask)`` split into chunks of whole block rows (about ``chunk`` points
+    each), padded to equal chunks with masked rows; leading axis = chunk."""
+    n_rows, per_row = problem.ia.shape[0], len(problem.phi) * problem.ia.shape[1]
+    rows = max(1, min(n_rows, chunk // per_row))
+    n_chunks = math.ceil(n_rows / rows)
+    pad = n_chunks * rows - n_rows
 
-    def __init__(self, problem: Problem, chunk: int = CHUNK_POINTS):
-        n = problem.n_points
-        chunk = min(chunk, n)
-        n_chunks = math.ceil(n / chunk)
-        pad = n_chunks * chunk - n
+    def shaped(a, axis):
+        widths = [(0, 0)] * a.ndim
+        widths[axis] = (0, pad)
+        a = np.pad(a, widths)
+        a = np.moveaxis(a, axis, 0).reshape(n_chunks, rows, *np.delete(a.shape, axis))
+        return jnp.asarray(np.moveaxis(a, 1, axis + 1))
 
-        def shaped(a, fill=0):
-            return jnp.asarray(np.concatenate([a, np.full(pad, fill, a.dtype)]).reshape(
-                n_chunks, chunk))
-
-        self.i, self.j, self.p = shaped(problem.i), shaped(problem.j), shaped(problem.p)
-        self.y, self.weight = shaped(problem.y), shaped(problem.weight, 0.0)
+    return (shaped(problem.ia, 0), shaped(problem.ja, 0), shaped(problem.y, 1),
+            shaped(problem.mask, 0))
 
 
 def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
     """``x_free -> (JᵀJ, Jᵀr, cost)`` with robust-loss weights, and ``x_free -> cost``.
 
-    Both scan over chunks of points; the point arrays are passed to the jitted functions as
-    arguments (not closed over), so XLA does not copy them into the program as constants.
+    Both scan over chunks of block rows; the data arrays are passed to the jitted functions
+    as arguments (not closed over), so XLA does not copy them into the program as constants.
     """
-    chunks = _Chunks(problem)
-    data = (chunks.i, chunks.j, chunks.p, chunks.y, chunks.weight)
+    data = _chunked_arrays(problem)
 
-    def residual(x, i, j, p, y, w):
-        return (y - problem.model(problem.full_params(x), i, j, p)) * w
+    def residual(x, ia, ja, y, mask):
+        return problem.residuals(problem.full_params(x), ia, ja, y, mask).ravel()
 
-    def chunk_cost(r, w):
-        return 0.5 * f_scale**2 * jnp.sum(jnp.where(w > 0, _rho((r / f_scale) ** 2, loss), 0.0))
+    def chunk_cost(r, mask):
+        return 0.5 * f_scale**2 * jnp.sum(jnp.where(mask, _rho((r / f_scale) ** 2, loss), 0.0))
 
     def accumulate(carry, c):
         jtj, jtr, cost, x = carry
@@ -224,7 +269,8 @@ def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
         scale = _rho_prime((r / f_scale) ** 2, loss)
         jtj = jtj + (jac * scale[:, None]).T @ jac
         jtr = jtr + jac.T @ (scale * r)
-        return (jtj, jtr, cost + chunk_cost(r, c[4]), x), None
+        mask = jnp.broadcast_to(c[3][None], c[2].shape).ravel()
+        return (jtj, jtr, cost + chunk_cost(r, mask), x), None
 
     @jax.jit
     def normal_equations(x, data):
@@ -236,7 +282,8 @@ def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
     @jax.jit
     def cost_only(x, data):
         def body(total, c):
-            return total + chunk_cost(residual(x, *c), c[4]), None
+            mask = jnp.broadcast_to(c[3][None], c[2].shape).ravel()
+            return total + chunk_cost(residual(x, *c), mask), None
 
         return jax.lax.scan(body, jnp.zeros(()), data)[0]
 
@@ -323,8 +370,8 @@ def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Soluti
     # (its own handler still prints its warnings).
     logging.getLogger("nlsq").propagate = False
 
-    def residual(x, i, j, p, y, w):
-        return (y - problem.model(problem.full_params(x), i, j, p)) * w
+    def residual(x, ia, ja, y, mask):
+        return problem.residuals(problem.full_params(x), ia, ja, y, mask).ravel()
 
     def callback(iteration, cost, params, info):
         progress(iteration, float(cost))
@@ -333,8 +380,7 @@ def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Soluti
         residual, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
         x_scale="jac", loss=cfg.loss, f_scale=cfg.f_scale, ftol=cfg.ftol, xtol=cfg.xtol,
         gtol=cfg.gtol, max_nfev=cfg.max_iterations, callback=callback,
-        args=tuple(jnp.asarray(a) for a in (problem.i, problem.j, problem.p, problem.y,
-                                             problem.weight)),
+        args=problem.arrays(),
     )
     return _Solution(np.asarray(result["x"], np.float64), float(result["cost"]),
                      int(result["nit"]), bool(result["success"]) and int(result["status"]) > 0,
@@ -465,8 +511,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
                        "the initial values")
     x0, sol = best
     values = np.asarray(problem.full_params(jnp.asarray(sol.x)))
-    residuals = (problem.y - np.asarray(problem.model(jnp.asarray(values), problem.i,
-                                                       problem.j, problem.p))) * problem.weight
+    residuals = np.asarray(problem.residuals(jnp.asarray(values), *problem.arrays()))
     chi2 = float(np.sum(residuals**2))
     dof = problem.n_points - int(problem.free.sum())
     reduced = chi2 / dof if dof > 0 else math.nan

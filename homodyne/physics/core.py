@@ -1,10 +1,18 @@
-"""One evaluation core, two strategies: the full c2 matrix and pooled ``(i, j, angle)`` points.
+"""One evaluation core, three strategies: the full c2 matrix, dense frame-pair blocks shared
+by every angle, and pooled ``(i, j, angle)`` points.
 
 Each model provides ``time_terms(params, t, dt)`` (per-frame integrals, length N) and
 ``kernel(a, b, phi, params, q=, dt=, L=)`` (the normalised correlation of a frame pair).
-The matrix strategy broadcasts frames over rows and columns; the pooled strategy gathers the
-frames of each point.  Both call the same kernel, so they cannot disagree by construction,
-and neither builds anything of size N×N that it does not return.
+The matrix strategy broadcasts frames over rows and columns; the block strategy evaluates a
+``(rows, columns)`` array of frame pairs at every angle at once; the pooled strategy gathers
+the frames of each point.  All call the same kernel, so they cannot disagree by
+construction, and none builds anything of size N×N that it does not return.
+
+The block strategy is what the fitters use: the angle-independent factors of the kernel
+(the diffusive decay) are computed once per frame pair instead of once per angle, and the
+frames are gathered once per pair, not once per point.  :func:`folded_triangle` lays out the
+off-diagonal upper triangle as such a block with no waste: row ``r`` of the block holds the
+pairs of frame rows ``r`` and ``N-2-r``, which together have exactly ``N`` pairs ``i < j``.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from homodyne import params as registry
 from homodyne.physics import heterodyne, homodyne
@@ -70,6 +79,41 @@ def _points(mode, params, t, phi, i, j, p, q, dt, L, contrast, offset):
     return offset[p] + contrast[p] * k
 
 
+@partial(jax.jit, static_argnames="mode")
+def _block(mode, params, t, phi, ia, ja, q, dt, L, contrast, offset):
+    time_terms, kernel = _MODELS[mode]
+    terms = time_terms(params, t, dt)
+    rows = jax.tree.map(lambda x: x[ia][None], terms)
+    cols = jax.tree.map(lambda x: x[ja][None], terms)
+    k = kernel(rows, cols, phi[:, None, None], params, q=q, dt=dt, L=L)
+    return offset[:, None, None] + contrast[:, None, None] * k
+
+
+def folded_triangle(n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame pairs ``i < j`` of an ``n_frames`` grid as a dense ``(ceil((N-1)/2), N)`` block.
+
+    Block row ``r`` holds frame row ``r`` (pairs ``(r, r+1..N-1)``, ``N-1-r`` of them) then
+    frame row ``N-2-r`` (pairs ``(N-2-r, N-1-r..N-1)``, ``r+1`` of them): ``N`` pairs.  For
+    even ``N`` the middle row ``r = N/2 - 1`` pairs with itself; its second half is padding.
+
+    Returns:
+        ``(ia, ja, mask)``: int32 frame indices and a bool mask (false on padding).  Every
+        pair ``i < j`` appears exactly once where the mask is true.
+    """
+    n = int(n_frames)
+    if n < 2:
+        raise ValueError(f"a frame-pair block needs at least 2 frames, got {n}")
+    n_rows = n // 2
+    r = np.arange(n_rows)[:, None]
+    c = np.arange(n)[None, :]
+    first = c < n - 1 - r  # the first n-1-r columns: row r
+    ia = np.where(first, r, n - 2 - r)
+    ja = np.where(first, r + 1 + c, c)  # second part: columns n-1-r..n-1
+    mask = first | (n - 2 - r != r)
+    ia, ja = np.where(mask, ia, 0), np.where(mask, ja, 1)
+    return ia.astype(np.int32), ja.astype(np.int32), np.broadcast_to(mask, ia.shape).copy()
+
+
 def compute_c2(mode, params, t, phi, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0):
     """Model two-time correlation ``c2[p, i, j]`` on the full grid.
 
@@ -98,3 +142,14 @@ def compute_c2_points(mode, params, t, phi, i, j, p, *, q, dt, L=2.0e6, contrast
     mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset)
     i, j, p = (jnp.asarray(x, dtype=jnp.int32) for x in (i, j, p))
     return _points(mode, params, t, phi, i, j, p, q, dt, L, contrast, offset)
+
+
+def compute_c2_block(mode, params, t, phi, ia, ja, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0):
+    """Model c2 at the frame pairs ``(ia[r, c], ja[r, c])`` for every angle.
+
+    Returns ``(n_phi, R, C)`` with ``out[p, r, c] == compute_c2(...)[p, ia[r, c], ja[r, c]]``;
+    the pair layout is shared by all angles (see :func:`folded_triangle`).
+    """
+    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset)
+    ia, ja = (jnp.asarray(x, dtype=jnp.int32) for x in (ia, ja))
+    return _block(mode, params, t, phi, ia, ja, q, dt, L, contrast, offset)
