@@ -126,13 +126,13 @@ class NLSQConfig:
 class CMCConfig:
     """Consensus Monte Carlo settings (the ``cmc`` section, docs/physics.md).
 
-    ``points_per_shard`` and ``shards_per_job`` are a number or ``"auto"``: the sharding
-    step (:func:`homodyne.cmc.shard.points_per_shard`) and the workflow resolve ``auto``
-    because the right value depends on the data and the machine.
+    ``shards`` and ``shards_per_job`` are a number or ``"auto"``: the sharding step
+    (:func:`homodyne.cmc.shard.resolve_shards`) and the workflow resolve ``auto`` because the
+    right value depends on the data and the machine.  ``shards: 1`` is full-data NUTS.
     """
 
     enable: bool = True
-    points_per_shard: int | str = "auto"
+    shards: int | str = "auto"
     shards_per_job: int | str = "auto"
     chains: int = 4
     warmup: int = 500
@@ -224,7 +224,7 @@ def _merged(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict
 
 def _cmc_config(c: Mapping[str, Any]) -> CMCConfig:
     """``CMCConfig`` with whole numbers as ``int`` (JSON Schema accepts ``4.0`` as an integer)."""
-    integers = ("points_per_shard", "shards_per_job", "chains", "warmup", "samples",
+    integers = ("shards", "shards_per_job", "chains", "warmup", "samples",
                 "max_tree_depth", "seed")
     return CMCConfig(**{k: int(v) if k in integers and v != "auto" else v
                         for k, v in c.items()})

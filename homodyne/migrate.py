@@ -279,7 +279,9 @@ def _cmc(old: _Old, notes: list[str]) -> dict:
                      "asks for it, whatever the data size")
     per_shard = old.get("optimization.cmc.sharding.max_points_per_shard")
     if isinstance(per_shard, int) and not isinstance(per_shard, bool):
-        cmc["points_per_shard"] = per_shard
+        notes.append(f"optimization.cmc.sharding.max_points_per_shard {per_shard} dropped: "
+                     "cmc.shards: auto runs one shard (full-data NUTS) up to millions of "
+                     "points; set cmc.shards to split")
     if (seed := old.get("optimization.cmc.sharding.seed_base")) is not None:
         cmc["seed"] = int(seed)
     if (method := old.get("optimization.method")) is not None:

@@ -351,15 +351,15 @@ def _solve_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Sol
     The subsample keeps every angle and lag, so it has the landscape of the whole problem
     at a fraction of the memory; the refinement then only has to converge locally.
     """
-    n_sub = max(SUBSAMPLE_ELEMENTS // len(x0), 10 * len(x0))
-    if n_sub < problem.n_points:
+    n_sub = subsample_size(problem.n_points, len(x0))
+    if n_sub:
         log.info("  trust region on a subsample of %d of %d points", n_sub, problem.n_points)
         coarse = _solve_full(problem.subsample(n_sub, cfg.seed), x0, lower, upper, cfg,
                              progress)
         x0 = coarse.x
         log.info("  refining on all points")
     fine = _refine_chunked(problem, x0, lower, upper, cfg, progress)
-    if n_sub < problem.n_points:
+    if n_sub:
         fine.iterations += coarse.iterations
     return fine
 
@@ -430,11 +430,19 @@ class FitResult:
         return dict(zip(self.names[:n], map(float, self.values[:n]), strict=True))
 
 
-def _strategy(problem: Problem, cfg: NLSQConfig) -> str:
-    if cfg.strategy != "auto":
-        return cfg.strategy
-    elements = problem.n_points * int(problem.free.sum())
-    return "full" if elements <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
+def choose_strategy(requested: str, n_points: int, n_free: int) -> str:
+    """``full`` or ``chunked``: ``requested`` unless it is ``auto``, then ``full`` up to
+    :data:`FULL_STRATEGY_MAX_ELEMENTS` points × free parameters.  :mod:`homodyne.validate`
+    calls this to predict the strategy."""
+    if requested != "auto":
+        return requested
+    return "full" if n_points * n_free <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
+
+
+def subsample_size(n_points: int, n_free: int) -> int:
+    """Points the ``chunked`` strategy starts from (0: it starts on all of them)."""
+    n_sub = max(SUBSAMPLE_ELEMENTS // n_free, 10 * n_free)
+    return n_sub if n_sub < n_points else 0
 
 
 def _starts(problem: Problem, cfg: NLSQConfig) -> list[np.ndarray]:
@@ -492,7 +500,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     cfg = cfg or NLSQConfig()
     began = time.perf_counter()
     problem = build_problem(data, analysis)
-    strategy = _strategy(problem, cfg)
+    strategy = choose_strategy(cfg.strategy, problem.n_points, int(problem.free.sum()))
     solve = _solve_full if strategy == "full" else _solve_chunked
     lo, hi = problem.lower[problem.free], problem.upper[problem.free]
     log.info("NLSQ %s: %d points, %d free parameters, %s strategy, loss %s",

@@ -33,6 +33,7 @@ def nlsq_summary(result: FitResult, data: XPCSData, settings: dict) -> dict:
             for name, v, u, f in zip(result.names, result.values, result.uncertainties,
                                      result.free, strict=True)
         },
+        "covariance": result.covariance,
         "chi2": result.chi2,
         "reduced_chi2": result.reduced_chi2,
         "dof": result.dof,
@@ -148,6 +149,7 @@ def cmc_diagnostics(result) -> dict:
         ],
         "heterogeneity": result.heterogeneity,
         "heterogeneous": list(result.heterogeneous),
+        "self_check": result.check.as_dict(),
     }
     diagnostics["quality"] = quality.cmc_verdict(result, khat=quality.find_khat(diagnostics))
     return diagnostics
@@ -175,7 +177,9 @@ def write_cmc(ds: DatasetLayout, result, settings: dict) -> list[Path]:
     attrs = {"mode": result.mode, "n_shards": result.n_shards,
              "n_shards_used": result.n_shards_used,
              "shards_used": ",".join(str(s.index) for s in shards if s.used),
-             "method": "consensus Monte Carlo (Scott et al. 2016)",
+             "method": ("full-data NUTS" if result.n_shards == 1 else
+                        "consensus Monte Carlo (Scott et al. 2016)"
+                        + (", PSIS-reweighted" if result.check.reweighted else "")),
              "homodyne_version": homodyne.__version__}
     nc = write_tree(ds.cmc_netcdf, posterior_tree(result.names, result.draws, None, attrs))
     return [write_json(ds.cmc_parameters, cmc_parameters(result, settings)),

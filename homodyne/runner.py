@@ -48,7 +48,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
                       for k, shard in zip(layout.shard_indices(shards), shards, strict=True)]
         for stale in set(Path(out.posteriors).glob("*")) - {Path(p) for p in posteriors}:
             stale.unlink()
-        steps.combine_step(ds, posteriors, out)
+        steps.combine_step(ds, posteriors, shards, out)
     if plots is not None:
         shutil.rmtree(out.plots, ignore_errors=True)  # the workflow's plot output is a folder
         steps.plot_step(ds, out, out.plots, plots, truth=existing_truth(ds.file))

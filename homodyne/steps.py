@@ -113,15 +113,17 @@ def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path) -> Path:
     return sample_shard(shard, ds.cmc, out)
 
 
-def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path], out: DatasetLayout):
-    """Consensus of the shard posteriors; ``out``'s four CMC result files.
+def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path],
+                 shards: Sequence[str | Path], out: DatasetLayout):
+    """Consensus of the shard posteriors, checked against the shards' data (all of the
+    run's shard files); ``out``'s four CMC result files.
 
     Returns:
         The :class:`homodyne.cmc.ConsensusResult`.
     """
     from homodyne.cmc import combine
 
-    result = combine(posteriors, ds.cmc)
+    result = combine(posteriors, shards, ds.cmc)
     paths = write_cmc(out, result, step_settings(ds, "combine"))
     log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
              result.n_shards, ", ".join(map(str, paths)))
@@ -178,6 +180,7 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
         "cmc": None if cmc is None else {
             "n_shards": cmc.get("n_shards"), "n_shards_used": cmc.get("n_shards_used"),
             "overall": diagnostics.get("overall"),
+            "self_check": diagnostics.get("self_check"),
             "seconds": sum(s.get("seconds") or 0.0 for s in diagnostics.get("shards", [])),
         },
         "settings": {"nlsq": nlsq.get("settings"),

@@ -11,9 +11,11 @@ Datasets whose selection is valid are then loaded once for the data checks of
 :func:`homodyne.quality.dataset_reasons` (baseline, contrast, triangles, decay inside the
 window): data no fit can use is a problem, doubtful data a warning.
 
-For each dataset it also predicts what the run will cost, from the same constants the
-fitters use: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0), the NLSQ strategy
-and its peak memory, and the number of CMC shards.
+For each dataset it also predicts what the run will do by calling the functions the run
+calls: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0) in the block layout of
+:func:`homodyne.physics.folded_triangle`, the fixed-name check and the NLSQ strategy of
+:mod:`homodyne.nlsq` (and its peak memory), and the shard count of
+:func:`homodyne.cmc.shard.resolve_shards`.
 """
 
 from __future__ import annotations
@@ -26,21 +28,22 @@ import numpy as np
 
 from homodyne import params as registry
 from homodyne import quality
-from homodyne.cmc.shard import resolve_points_per_shard
+from homodyne.cmc.shard import resolve_shards
 from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
 from homodyne.data.readers import open_hdf5, read_table
-from homodyne.errors import ConfigError, DataFormatError, DataQualityError
-from homodyne.nlsq import CHUNK_POINTS, FULL_STRATEGY_MAX_ELEMENTS, SUBSAMPLE_ELEMENTS
-from homodyne.physics import angle_scaling
+from homodyne.errors import ConfigError, DataFormatError, DataQualityError, FitError
+from homodyne.nlsq import CHUNK_POINTS, check_fixed, choose_strategy, subsample_size
+from homodyne.physics import angle_scaling, folded_triangle
 
 Q_TOLERANCE = inspect.signature(load).parameters["q_tolerance"].default
 """Relative q tolerance of ``load`` as ``homodyne run`` calls it (its default)."""
 
 SOLVER_BYTES = 100
 """Bytes per point and free parameter of a dense Jacobian solve (``homodyne.nlsq``)."""
-POINT_BYTES = 28
-"""Bytes per point of the point arrays: i, j, p (int32) and y, weight (float64)."""
+POINT_BYTES = 8
+"""Bytes per point of the problem's data block ``y`` (float64; the shared frame-pair layout
+is one per pair, not per point, and negligible next to it)."""
 
 _EXPECTED = "an APS-U or legacy APS HDF5 file (docs/data-formats.md)"
 
@@ -58,7 +61,6 @@ class DatasetReport:
     n_free: int | None = None
     strategy: str | None = None
     nlsq_bytes: int | None = None
-    points_per_shard: int | None = None
     n_shards: int | None = None
 
 
@@ -78,7 +80,7 @@ class Report:
     def table(self) -> str:
         """The datasets as an aligned text table (``-`` where unknown)."""
         header = ("dataset", "q used (1/Å)", "angles", "frames", "points", "free", "NLSQ",
-                  "NLSQ memory", "CMC shards", "points/shard")
+                  "NLSQ memory", "CMC shards")
         rows = [header, *(_row(d) for d in self.datasets)]
         widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
@@ -100,7 +102,7 @@ def _row(d: DatasetReport) -> tuple[str, ...]:
     memory = None if d.nlsq_bytes is None else _size(d.nlsq_bytes)
     return (d.name, known(d.q_used, "{:.6g}"), known(None if d.phi is None else len(d.phi)),
             known(frames), known(d.n_points, "{:,}"), known(d.n_free), known(d.strategy),
-            known(memory), known(d.n_shards), known(d.points_per_shard, "{:,}"))
+            known(memory), known(d.n_shards))
 
 
 def _size(n_bytes: int) -> str:
@@ -123,8 +125,7 @@ def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int,
     held = 8 * n_phi * n_frames**2 + POINT_BYTES * n_points
     if strategy == "full":
         return held + SOLVER_BYTES * n_points * n_free
-    n_sub = max(SUBSAMPLE_ELEMENTS // n_free, 10 * n_free)
-    n_sub = n_sub if n_sub < n_points else 0
+    n_sub = subsample_size(n_points, n_free)
     dense = SOLVER_BYTES * (min(CHUNK_POINTS, n_points) + n_sub) * n_free
     return held + POINT_BYTES * n_points + dense
 
@@ -140,17 +141,19 @@ def _read_config(path: Path) -> tuple[dict | None, list[str]]:
     return data, []
 
 
-def _free_names(ds: DatasetConfig, phi: np.ndarray) -> tuple[list[str], list[str]]:
-    """``(free parameter names, fixed names that are not parameters)`` for these angles.
+def _free_mask(ds: DatasetConfig, phi: np.ndarray) -> np.ndarray:
+    """The free mask :func:`homodyne.nlsq.build_problem` will build for these angles.
 
     The scaling parameter names depend only on the angles, so placeholder matrices stand in
     for the data that :func:`homodyne.physics.angle_scaling` would otherwise estimate from.
+
+    Raises:
+        FitError: what the fit would raise for ``analysis.fixed``.
     """
     a = ds.analysis
     scaling = angle_scaling(a.per_angle_mode, phi, np.ones((len(phi), 2, 2)), np.arange(2.0),
                             fourier_order=a.fourier_order)
-    names = [*registry.names(a.mode), *scaling.names]
-    return [n for n in names if n not in a.fixed], [n for n in a.fixed if n not in names]
+    return check_fixed((*registry.names(a.mode), *scaling.names), a.fixed, scaling.effective)
 
 
 def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
@@ -158,23 +161,22 @@ def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
     """Points, NLSQ strategy and memory, CMC shards of a dataset whose selection is valid."""
     phi = np.asarray(report.phi)
     n = report.frames[1] - report.frames[0]  # frames after dropping the t = 0 frame
-    n_points = len(phi) * n * (n - 1) // 2
-    free, unknown = _free_names(ds, phi)
-    if unknown:
-        problems.append(f"{where}.analysis.fixed: {', '.join(unknown)} not parameters with "
-                        f"per_angle_mode {ds.analysis.per_angle_mode!r} and {len(phi)} angles")
-    elif not free:
-        problems.append(f"{where}.analysis.fixed: holds every parameter; nothing is left to fit")
-    if unknown or not free:
+    _, _, mask = folded_triangle(n)
+    n_points = len(phi) * int(mask.sum())
+    try:
+        n_free = int(_free_mask(ds, phi).sum())
+    except FitError as exc:
+        problems.append(f"{where}.analysis.fixed: {exc} ({len(phi)} angles)")
         return report
-    strategy = ds.nlsq.strategy
-    if strategy == "auto":
-        strategy = "full" if n_points * len(free) <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
-    per_shard = resolve_points_per_shard(ds.cmc, ds.analysis.mode)
-    return replace(report, n_points=n_points, n_free=len(free), strategy=strategy,
-                   nlsq_bytes=nlsq_peak_bytes(strategy, n_points, len(free), len(phi), n),
-                   points_per_shard=per_shard,
-                   n_shards=max(1, round(n_points / per_shard)))  # as make_shards splits
+    strategy = choose_strategy(ds.nlsq.strategy, n_points, n_free)
+    try:
+        n_shards = resolve_shards(ds.cmc, ds.analysis.mode, n_points, mask.shape[0])
+    except FitError as exc:
+        problems.append(f"{where}.cmc.shards: {exc}")
+        n_shards = None
+    return replace(report, n_points=n_points, n_free=n_free, strategy=strategy,
+                   nlsq_bytes=nlsq_peak_bytes(strategy, n_points, n_free, len(phi), n),
+                   n_shards=n_shards)
 
 
 def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,

@@ -43,7 +43,7 @@ def test_values_are_carried_over(converted):
     c = ds.cmc
     # per_shard_mcmc wins over mcmc, as it did for shards in 2.x
     assert (c.chains, c.warmup, c.samples, c.target_accept) == (2, 500, 1500, 0.85)
-    assert (c.max_tree_depth, c.dense_mass, c.points_per_shard, c.seed) == (12, True, 20000, 3)
+    assert (c.max_tree_depth, c.dense_mass, c.shards, c.seed) == (12, True, "auto", 3)
 
 
 def test_what_is_left_behind_is_listed_at_the_top(converted):

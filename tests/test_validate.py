@@ -8,9 +8,12 @@ import pytest
 import yaml
 
 from homodyne.cli import main
-from homodyne.cmc.shard import AUTO_POINTS_PER_SHARD
-from homodyne.data import simulate
+from homodyne.cmc import make_shards
+from homodyne.cmc.shard import AUTO_MAX_POINTS
+from homodyne.config import load_config
+from homodyne.data import load, simulate
 from homodyne.migrate import migrate_file
+from homodyne.nlsq import fit
 from homodyne.validate import nlsq_peak_bytes, validate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "homodyne2x_laminar_flow.yaml"
@@ -33,7 +36,7 @@ def test_good_config_prints_points_memory_and_shards(tmp_path, data_file, capsys
         {"name": "two", "file": str(data_file), "q": 0.0055, "frames": [1, 31],
          "phi_ranges": [[-10, 100]]},
         {"name": "all", "file": str(data_file), "q": 0.0054},
-    ], cmc={"points_per_shard": 500})
+    ], cmc={"shards": 2})
     report = validate(cfg)
     assert report.ok, report.problems
     two, every = report.datasets
@@ -42,20 +45,43 @@ def test_good_config_prints_points_memory_and_shards(tmp_path, data_file, capsys
     assert two.n_points == 2 * 30 * 29 // 2  # first frame dropped, off-diagonal pairs
     assert two.n_free == 3 + 2 * 2  # static + contrast/offset per angle (auto, < 3 angles)
     assert two.strategy == "full"
-    assert two.nlsq_bytes == 8 * 2 * 30**2 + 28 * 870 + 100 * 870 * 7
-    assert (two.points_per_shard, two.n_shards) == (500, 2)  # round(870 / 500)
+    assert two.nlsq_bytes == 8 * 2 * 30**2 + 8 * 870 + 100 * 870 * 7
+    assert two.n_shards == 2
     assert every.n_points == 3 * 40 * 39 // 2 and every.n_free == 3 + 2  # shared scaling
-    assert every.n_shards == 5  # round(2340 / 500)
+    assert every.n_shards == 2
 
     assert main(["validate", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "870" in out and "2,340" in out and "full" in out and "valid, 2 dataset(s)" in out
 
 
-def test_auto_points_per_shard_is_the_sharding_default(tmp_path, data_file):
+def test_auto_shards_is_one_shard_below_the_limit(tmp_path, data_file):
     cfg = _config(tmp_path / "c.yaml", [{"name": "a", "file": str(data_file), "q": 0.0054}])
     row = validate(cfg).datasets[0]
-    assert row.points_per_shard == AUTO_POINTS_PER_SHARD["static"] and row.n_shards == 1
+    assert row.n_points < AUTO_MAX_POINTS["static"] and row.n_shards == 1
+
+
+def test_too_many_shards_is_a_problem_naming_the_key(tmp_path, data_file):
+    cfg = _config(tmp_path / "c.yaml", [{"name": "a", "file": str(data_file), "q": 0.0054}],
+                  cmc={"shards": 21})  # 40 frames: 20 block rows
+    (problem,) = validate(cfg).problems
+    assert problem.startswith("datasets[0].cmc.shards:") and "at most 20" in problem
+
+
+def test_predictions_equal_what_a_run_does(tmp_path, data_file):
+    """Points, free parameters, strategy and shard count as validate predicts them are what
+    NLSQ and sharding then do on the same config."""
+    cfg = _config(tmp_path / "c.yaml", [
+        {"name": "a", "file": str(data_file), "q": 0.0054, "frames": [1, 31]}],
+        analysis={"mode": "static", "dt": 0.1, "fixed": ["D_offset"]},
+        nlsq={"strategy": "auto"}, cmc={"shards": 3})
+    (row,) = validate(cfg).datasets
+    (ds,) = load_config(cfg).datasets
+    data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=(1, 31))
+    result = fit(data, ds.analysis, ds.nlsq)
+    shards = make_shards(data, result, ds.cmc, tmp_path / "shards", analysis=ds.analysis)
+    assert (row.n_points, row.n_free, row.strategy, row.n_shards) == (
+        result.n_points, int(result.free.sum()), result.strategy, len(shards))
 
 
 def test_every_problem_is_listed_at_once(tmp_path, data_file, capsys):
@@ -87,7 +113,7 @@ def test_fixed_names_that_the_angles_do_not_have(tmp_path, data_file):
                   analysis={"mode": "static", "dt": 0.1, "per_angle_mode": "individual",
                             "fixed": ["contrast"]})
     (problem,) = validate(cfg).problems
-    assert problem.startswith("datasets[0].analysis.fixed: contrast")
+    assert problem.startswith("datasets[0].analysis.fixed:") and "'contrast'" in problem
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -105,8 +131,8 @@ def test_chunked_memory_is_bounded_by_chunk_and_subsample():
     chunked = nlsq_peak_bytes("chunked", points, free, 23, 999)
     full = nlsq_peak_bytes("full", points, free, 23, 999)
     n_sub = 4_000_000 // free
-    held = 8 * 23 * 999**2 + 28 * points
-    assert chunked == held + 28 * points + 100 * (65_536 + n_sub) * free
+    held = 8 * 23 * 999**2 + 8 * points
+    assert chunked == held + 8 * points + 100 * (65_536 + n_sub) * free
     assert full == held + 100 * points * free > 5 * chunked
 
 
@@ -123,4 +149,4 @@ def test_imported_2x_config_validates_against_its_data(tmp_path):
     (row,) = report.datasets
     assert row.phi == (0.0, 90.0, 180.0) and row.frames == (1, 30)
     assert row.n_free == 7 - 1 + 2 * 3  # gamma_dot_t_offset fixed; individual scaling
-    assert row.n_shards == 1  # 3 * 29 * 28 / 2 points, 20000 per shard
+    assert row.n_shards == 1  # 3 * 29 * 28 / 2 points: one shard

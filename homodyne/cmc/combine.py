@@ -10,7 +10,8 @@ shard, so R-hat and ESS of the consensus still compare chains.  ``W_s`` is the f
 posteriors this is exact: the consensus draws are draws of the product of the shard
 posteriors (which is the full posterior because each shard carries the prior to the 1/K).
 
-A shard is left out, with the reason reported, when its sampling failed (``error``
+After combining, :func:`homodyne.cmc.check.self_check` compares the consensus with the full
+data (PSIS) and reweights it when it can.  A shard is left out, with the reason reported, when its sampling failed (``error``
 attribute), any draw is non-finite, its divergence rate exceeds ``max_divergence_rate``, or
 its sample covariance is singular (a parameter that never moved).
 """
@@ -25,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from homodyne.cmc.check import SelfCheck, self_check
 from homodyne.cmc.diagnostics import chain_diagnostics, heterogeneity
+from homodyne.cmc.shard import read_shard
 from homodyne.config import CMCConfig
 from homodyne.data.readers import REMAKE
 from homodyne.errors import DataFormatError, FitError
@@ -82,6 +85,8 @@ class ConsensusResult:
         r_hat, ess_bulk, ess_tail: per-parameter diagnostics of ``draws``.
         divergences, divergence_rate: over the used shards' draws.
         fixed: parameters held at their NLSQ value, by name.
+        check: the PSIS self-check (:mod:`homodyne.cmc.check`); ``draws`` are its
+            reweighted draws when ``check.reweighted``, the Scott consensus otherwise.
         priors: bounds, prior sd and NLSQ value of each sampled parameter, by name
             (:func:`homodyne.cmc.sample.prior_record`), for the quality checks.
     """
@@ -98,6 +103,7 @@ class ConsensusResult:
     divergences: int
     divergence_rate: float
     fixed: dict
+    check: SelfCheck
     priors: dict = field(default_factory=dict)
 
     @property
@@ -149,7 +155,10 @@ def consensus_draws(shard_draws: list[np.ndarray]) -> np.ndarray:
     Computed in coordinates scaled by each parameter's median shard sd, where every
     covariance is of order one (D0 ~ 1e4 next to contrast ~ 0.3 would otherwise make the
     inverses lose digits); the consensus formula is equivariant under that scaling.
+    The consensus of one shard is its draws, returned unchanged (not even rounded).
     """
+    if len(shard_draws) == 1:
+        return np.asarray(shard_draws[0], dtype=np.float64)
     stack = np.stack([np.asarray(d, dtype=np.float64) for d in shard_draws])
     n_shards, chains, draws, n_par = stack.shape
     flat = stack.reshape(n_shards, chains * draws, n_par)
@@ -214,12 +223,17 @@ def _check_compatible(posteriors: list[ShardPosterior]) -> None:
                 "from different runs or settings; rerun every shard with the same config")
 
 
-def combine(posterior_files, cfg: CMCConfig) -> ConsensusResult:
-    """Combine shard posterior files into the consensus posterior.
+def combine(posterior_files, shard_files, cfg: CMCConfig) -> ConsensusResult:
+    """Combine shard posterior files into the consensus posterior and check it.
+
+    With one shard the consensus is that shard's draws unchanged (full-data NUTS).  With
+    several, the consensus is checked against the full data (:func:`homodyne.cmc.check.
+    self_check`) and reweighted when the check allows.
 
     Args:
         posterior_files: files written by :func:`homodyne.cmc.sample_shard` for one run.
-        cfg: ``max_divergence_rate`` and ``heterogeneity_cv`` are used.
+        shard_files: the run's shard files (all of them: together they are the dataset).
+        cfg: ``max_divergence_rate``, ``heterogeneity_cv`` and ``seed`` are used.
 
     Raises:
         FitError: no files, incompatible files, or no shard left after the checks.
@@ -238,7 +252,14 @@ def combine(posterior_files, cfg: CMCConfig) -> ConsensusResult:
         reasons = "; ".join(f"shard {r.index}: {r.reason}" for r in reports)
         raise FitError(f"combine: no usable shard posterior ({reasons})")
     names = posteriors[0].names
-    draws = consensus_draws([post.draws for post in used])
+    shards = sorted((read_shard(f) for f in shard_files), key=lambda s: s.index)
+    if [s.index for s in shards] != list(range(shards[0].n_shards if shards else 0)) or \
+            not shards:
+        raise FitError(f"combine: the shard files {[str(f) for f in shard_files]} are not one "
+                       "run's complete set of shards; remake the shards")
+    consensus = consensus_draws([post.draws for post in used])
+    diag = chain_diagnostics(consensus)  # of the chains, before any resampling
+    draws, check = self_check(consensus, names, shards, cfg.seed)
     used_reports = [r for r in reports if r.used]
     cv = heterogeneity(np.array([r.mean for r in used_reports]),
                        np.array([r.sd for r in used_reports]))
@@ -249,7 +270,6 @@ def combine(posterior_files, cfg: CMCConfig) -> ConsensusResult:
                     cfg.heterogeneity_cv, ", ".join(flagged),
                     ", ".join(f"{c:.2f}" for n, c in zip(names, cv, strict=True)
                               if n in flagged))
-    diag = chain_diagnostics(draws)
     divergences = sum(r.divergences for r in used_reports)
     first = posteriors[0].attrs
     return ConsensusResult(
@@ -258,6 +278,6 @@ def combine(posterior_files, cfg: CMCConfig) -> ConsensusResult:
         r_hat=diag["r_hat"], ess_bulk=diag["ess_bulk"], ess_tail=diag["ess_tail"],
         divergences=divergences,
         divergence_rate=divergences / sum(post.diverging.size for post in used),
-        fixed=json.loads(first.get("fixed", "{}")),
+        fixed=json.loads(first.get("fixed", "{}")), check=check,
         priors=json.loads(first.get("priors", "{}")),
     )

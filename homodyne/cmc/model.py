@@ -2,12 +2,12 @@
 
 Prior: free parameter ``θ_k ~ TruncatedNormal(μ_k, s_k)`` on its bounds, ``μ`` the NLSQ
 value, ``s`` the tempered prior sd.  Likelihood: ``y ~ Normal(c2_model, σ_p · f)`` at the
-shard's points, ``σ_p`` the noise estimate of the point's angle, ``f`` either 1
+shard's points (evaluated as a dense block, :meth:`homodyne.nlsq.Problem.residuals`), ``σ_p`` the noise estimate of the point's angle, ``f`` either 1
 (``sample_sigma: false``) or one sampled noise factor with prior ``HalfNormal(1)`` tempered
 to ``HalfNormal(√K)`` (a half-normal raised to 1/K is exactly that).  One factor for the
 whole dataset: a misjudged noise estimate is usually off by the same ratio at every angle,
 and the factor absorbs it so the parameter uncertainties stay honest.  ``c2_model`` comes
-from :meth:`Shard.model_c2`, the physics NLSQ uses.
+from the shard's :class:`homodyne.nlsq.Problem`, the same definition NLSQ fits.
 
 Parameterisation.  NUTS moves in an unconstrained vector ``u`` that is of order one in
 posterior units:
@@ -24,6 +24,12 @@ whole bound range, which is 10³-10⁶ posterior sds wide here, so the posterior
 towards 10⁻³·I, which then dominates: on a 6 000-point static shard the adapted step size was
 0.02 and every draw took ~150 leapfrog steps.  In this parameterisation the same shard
 adapts to steps of order one.
+
+Mass matrix.  NUTS starts from the NLSQ covariance, ``K ×`` for a shard of ``1/K`` of the
+data, with the tempered prior's precision added, expressed in ``u`` (where ``dθ = h du``
+away from the bounds): :func:`inverse_mass_matrix`.  The physical parameters of laminar
+flow are strongly correlated (D0, alpha, D_offset), which a diagonal start cannot express;
+from the NLSQ covariance the sampler needs almost no adaptation (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -45,16 +51,47 @@ NOISE_FACTOR = "noise_scale"
 
 def sampled_names(shard: Shard, sample_sigma: bool) -> tuple[str, ...]:
     """Names of the sampled quantities, in the order of the posterior draws' last axis."""
-    return shard.free_names + ((NOISE_FACTOR,) if sample_sigma else ())
+    return shard.problem.free_names + ((NOISE_FACTOR,) if sample_sigma else ())
 
 
 def coordinates(shard: Shard) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(μ, h, a, b)`` of the free parameters: ``θ = μ + h z`` with ``a <= z <= b``."""
-    free = shard.free
+    free = shard.problem.free
     loc, prior = shard.prior_loc[free], shard.prior_scale[free]
     sigma = np.abs(shard.nlsq_uncertainty[free]) * math.sqrt(shard.n_shards)
     h = np.where(np.isfinite(sigma) & (sigma > 0), np.minimum(sigma, prior), prior)
-    return loc, h, (shard.lower[free] - loc) / h, (shard.upper[free] - loc) / h
+    lower, upper = shard.problem.lower[free], shard.problem.upper[free]
+    return loc, h, (lower - loc) / h, (upper - loc) / h
+
+
+def inverse_mass_matrix(shard: Shard, sample_sigma: bool, dense: bool) -> np.ndarray:
+    """Starting inverse mass matrix in the sampler's coordinates ``(u, w)``.
+
+    The expected shard posterior covariance of ``u``: ``(K Σ_NLSQ / (h hᵀ))⁻¹ + diag(h/s)²``
+    inverted (data precision of ``1/K`` of the data plus the tempered prior's precision),
+    and 1 for the noise coordinate ``w`` (its posterior sd by construction of ``h_f``).
+    Falls back to the identity (what NumPyro would start from) when the NLSQ covariance is
+    not finite and positive definite for the free parameters.  Diagonal of it when
+    ``dense`` is false.
+    """
+    loc, h, _, _ = coordinates(shard)
+    free = shard.problem.free
+    cov = shard.nlsq_covariance[np.ix_(free, free)] * shard.n_shards / np.outer(h, h)
+    ratio = h / shard.prior_scale[free]
+    matrix = np.eye(len(loc))
+    if np.all(np.isfinite(cov)):
+        try:
+            precision = np.linalg.inv(0.5 * (cov + cov.T)) + np.diag(ratio**2)
+            candidate = np.linalg.inv(precision)
+            candidate = 0.5 * (candidate + candidate.T)
+            if np.linalg.eigvalsh(candidate)[0] > 0:
+                matrix = candidate
+        except np.linalg.LinAlgError:
+            pass
+    if sample_sigma:
+        matrix = np.block([[matrix, np.zeros((len(loc), 1))],
+                           [np.zeros((1, len(loc))), np.ones((1, 1))]])
+    return matrix if dense else np.diag(matrix).copy()
 
 
 def soft_clip(u, a, b):
@@ -73,41 +110,42 @@ def soft_clip_inverse(z, a, b):
 def noise_step(shard: Shard) -> float:
     """``h_f``: posterior sd of ``log f`` for about the shard's number of points.
 
-    From the padded length, which all shards of a run share (one compiled program).
+    From the padded size, which all shards of a run share (one compiled program).
     """
-    return 1.0 / math.sqrt(2.0 * shard.pad_to)
+    problem = shard.problem
+    return 1.0 / math.sqrt(2.0 * shard.pad_to * problem.ia.shape[1] * len(problem.phi))
 
 
 def build_model(shard: Shard, sample_sigma: bool):
-    """NumPyro model ``model(i, j, p, y, mask)`` of ``shard`` (points are arguments).
+    """NumPyro model ``model(ia, ja, y, mask)`` of ``shard`` (its block is an argument).
 
-    The points are arguments, not closed over, so the shards of a run (padded to the same
-    length, ``mask`` false on padding) trace to one program.  The Gaussian log likelihood
-    is written out as ``-χ²/(2f²) - n log f``, without the parameter-free normalisation
-    ``Σ log σ_p + (n/2) log 2π``: 12 % less work per gradient than ``Normal.log_prob`` (no
-    logarithm per point), so the ``lp`` sample statistic is the log posterior up to that
-    constant.
+    The block is an argument, not closed over, so the shards of a run (padded to the same
+    rows, ``mask`` false on padding) trace to one program.  The Gaussian log likelihood is
+    written out as ``-χ²/(2f²) - n log f``, without the parameter-free normalisation
+    ``Σ log σ_p + (n/2) log 2π``, so the ``lp`` sample statistic is the log posterior up to
+    that constant.
     """
+    problem = shard.problem
     loc, h, a, b = coordinates(shard)
-    ratio = h / shard.prior_scale[shard.free]
-    free_idx = np.flatnonzero(shard.free)
+    ratio = h / shard.prior_scale[problem.free]
+    free_idx = np.flatnonzero(problem.free)
     values = jnp.asarray(shard.values)
-    inv_sigma = jnp.asarray(1.0 / shard.sigma)
     n_free = len(free_idx)
+    n_phi = len(problem.phi)
     h_f = noise_step(shard)
 
-    def model(i, j, p, y, mask):
+    def model(ia, ja, y, mask):
         u = numpyro.sample("u", dist.ImproperUniform(constraints.real, (), (n_free,)))
         z, log_jac = soft_clip(u, a, b)
         numpyro.factor("prior", jnp.sum(-0.5 * (ratio * z) ** 2 + log_jac))
         full = values.at[free_idx].set(loc + h * z)
-        r = (y - shard.model_c2(full, i, j, p)) * inv_sigma[p]
-        chi2 = jnp.sum(jnp.where(mask, r * r, 0.0))
+        r = problem.residuals(full, ia, ja, y, mask)
+        chi2 = jnp.sum(r * r)
         if sample_sigma:
             w = numpyro.sample("w", dist.ImproperUniform(constraints.real, (), ()))
             f = jnp.exp(h_f * w)
             numpyro.factor("noise_prior", -0.5 * f**2 / shard.n_shards + h_f * w)
-            numpyro.factor("likelihood", -0.5 * chi2 / f**2 - jnp.sum(mask) * h_f * w)
+            numpyro.factor("likelihood", -0.5 * chi2 / f**2 - n_phi * jnp.sum(mask) * h_f * w)
         else:
             numpyro.factor("likelihood", -0.5 * chi2)
 

@@ -41,17 +41,22 @@ class NLSQEstimate:
     values: np.ndarray
     uncertainties: np.ndarray
     free: np.ndarray
+    covariance: np.ndarray
 
 
 def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
-    """Values, 1σ and free mask from an ``nlsq_results.json`` (null 1σ reads as infinite).
+    """Values, 1σ, free mask and covariance from an ``nlsq_results.json``.
+
+    A null 1σ reads as infinite, a null covariance entry (or a file without ``covariance``)
+    as NaN: the sampler then starts from a unit mass matrix for those parameters.
 
     Raises:
         FitError: the file is missing or does not hold a ``parameters`` mapping.
     """
     path = Path(path)
     try:
-        parameters = json.loads(path.read_text())["parameters"]
+        content = json.loads(path.read_text())
+        parameters = content["parameters"]
     except (OSError, ValueError, KeyError) as exc:
         raise FitError(f"{path}: cannot read NLSQ parameters for the CMC priors ({exc})") from exc
     names = tuple(parameters)
@@ -65,6 +70,8 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
         values=column("value", math.nan),
         uncertainties=column("uncertainty", math.inf),
         free=np.array([not parameters[n].get("fixed", False) for n in names]),
+        covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
+                            dtype=np.float64).reshape(len(names), len(names)),
     )
 
 

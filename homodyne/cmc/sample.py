@@ -29,7 +29,13 @@ from numpyro.infer.util import potential_energy
 
 from homodyne import __version__
 from homodyne.cmc.diagnostics import chain_diagnostics
-from homodyne.cmc.model import build_model, initial_values, sampled_names, to_physical
+from homodyne.cmc.model import (
+    build_model,
+    initial_values,
+    inverse_mass_matrix,
+    sampled_names,
+    to_physical,
+)
 from homodyne.cmc.shard import Shard, read_shard
 from homodyne.config import CMCConfig
 from homodyne.errors import FitError
@@ -72,7 +78,7 @@ def chain_layout(chains: int) -> tuple[int, int]:
     return n, chains // n
 
 
-def _sampler(model, cfg: CMCConfig, start: dict):
+def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
     """``run(keys, data) -> (trace, compile seconds)``: NUTS chains of ``model`` with the
     data as arguments.
 
@@ -80,7 +86,9 @@ def _sampler(model, cfg: CMCConfig, start: dict):
     the model arguments, so each shard's points would be compiled into the program as
     constants and no two shards would share a compiled program.  Here the points are
     arguments of one ``pmap``-ped program (devices × chains per device), compiled once per
-    run and served by the persistent cache to every later shard job.
+    run and served by the persistent cache to every later shard job.  Every chain starts
+    from ``inverse_mass`` (:func:`homodyne.cmc.model.inverse_mass_matrix`) and adapts it
+    during warmup.
     """
 
     def potential(*data):
@@ -90,6 +98,7 @@ def _sampler(model, cfg: CMCConfig, start: dict):
 
     def chain(key, data):
         state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
+                            inverse_mass_matrix=jnp.asarray(inverse_mass),
                             target_accept_prob=cfg.target_accept, trajectory_length=None,
                             max_tree_depth=cfg.max_tree_depth, model_args=data, rng_key=key)
         initial_energy = state.potential_energy
@@ -120,15 +129,17 @@ def _sampler(model, cfg: CMCConfig, start: dict):
 
 
 def _padded(shard: Shard) -> tuple:
-    """Points padded to ``shard.pad_to`` (padding masked out), as JAX arrays."""
-    pad = shard.pad_to - shard.n_points
+    """``(ia, ja, y, mask)`` padded to ``shard.pad_to`` block rows (padding masked out)."""
+    problem = shard.problem
+    pad = shard.pad_to - problem.ia.shape[0]
 
-    def extend(a, fill):
-        return jnp.asarray(np.concatenate([a, np.full(pad, fill, dtype=a.dtype)]))
+    def extend(a, fill, axis=0):
+        widths = [(0, 0)] * a.ndim
+        widths[axis] = (0, pad)
+        return jnp.asarray(np.pad(a, widths, constant_values=fill))
 
-    mask = np.concatenate([np.ones(shard.n_points, bool), np.zeros(pad, bool)])
-    return (extend(shard.i, 0), extend(shard.j, 1), extend(shard.p, 0),
-            extend(shard.y, 1.0), jnp.asarray(mask))
+    return (extend(problem.ia, 0), extend(problem.ja, 1), extend(problem.y, 1.0, axis=1),
+            extend(problem.mask, False))
 
 
 def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
@@ -139,7 +150,8 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
         FitError: the log density is not finite at the start.
     """
     run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
-                   initial_values(shard, cfg.sample_sigma))
+                   initial_values(shard, cfg.sample_sigma),
+                   inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass))
     keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
     (initial_energy, trace), compile_seconds = run(keys, _padded(shard))
     z, diverging, n_steps, step, accept, energy, pe = trace
@@ -160,8 +172,9 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
 
 
 def _unusable(shard: Shard) -> str | None:
-    if not (np.all(np.isfinite(shard.y)) and np.all(np.isfinite(shard.sigma))):
-        bad = int(np.sum(~np.isfinite(shard.y)))
+    problem = shard.problem
+    if not (np.all(np.isfinite(problem.y)) and np.all(np.isfinite(problem.sigma))):
+        bad = int(np.sum(~np.isfinite(problem.y)))
         return f"shard data are not finite ({bad} non-finite c2 values or a non-finite sigma)"
     return None
 
@@ -170,10 +183,11 @@ def prior_record(shard: Shard) -> dict:
     """``{name: {lower, upper, prior_sd, nlsq_value}}`` of the sampled parameters: what
     :func:`homodyne.quality.cmc_reasons` compares the posterior with (bounds, the whole
     untempered prior, the NLSQ value)."""
-    return {n: {"lower": float(shard.lower[k]), "upper": float(shard.upper[k]),
+    problem = shard.problem
+    return {n: {"lower": float(problem.lower[k]), "upper": float(problem.upper[k]),
                 "prior_sd": float(shard.prior_scale_untempered[k]),
                 "nlsq_value": float(shard.values[k])}
-            for k, n in enumerate(shard.names) if shard.free[k]}
+            for k, n in enumerate(problem.names) if problem.free[k]}
 
 
 def posterior_tree(names, draws, stats, attrs):
@@ -226,12 +240,13 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     attrs = {
         "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
         "seconds": seconds, "compile_seconds": compile_seconds, "seed": shard.seed,
-        "mode": shard.mode,
+        "mode": shard.problem.mode,
         "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
         "error": error or "",
         "shard_file": str(shard_file), "homodyne_version": __version__,
         "fixed": json.dumps({n: float(v) for n, v, f in
-                             zip(shard.names, shard.values, shard.free, strict=True) if not f}),
+                             zip(shard.problem.names, shard.values, shard.problem.free,
+                                 strict=True) if not f}),
         "priors": json.dumps(prior_record(shard)),
     }
     if error is None:

@@ -1,21 +1,24 @@
-"""Sharding (docs/physics.md): split a dataset's points into K self-contained HDF5 shard files.
+"""Sharding (docs/physics.md): split a dataset into K self-contained HDF5 shard files.
 
 A shard file holds everything one NUTS job needs and nothing it has to look up elsewhere:
-its points ``(i, j, p, y)``, the time grid and angles, ``q, dt, L``, the mode, the per-angle
-scaling layout, parameter names and bounds, the NLSQ values (fixed parameters stay at them),
-the tempered priors, the per-angle noise, its own seed and provenance.  A shard job can
-therefore run on any node, in any order, and be rerun alone.
+its part of the dataset's least-squares :class:`homodyne.nlsq.Problem` (the same points,
+parameters, bounds, scaling and noise NLSQ fitted), the NLSQ values and covariance, the
+tempered priors, its own seed and provenance.  A shard job can therefore run on any node, in
+any order, and be rerun alone.
 
-Points are the off-diagonal upper triangle of every angle (what NLSQ fits).  Each angle's
-points are shuffled (seeded) and dealt round-robin over the shards, so every shard sees every
-angle and every lag range, and shard sizes differ by at most one point.  All shards of a run
-are padded to the same length when sampled (:attr:`Shard.pad_to`), so they compile to one
-program and the persistent compilation cache serves shards 2..K.
+A shard is a dense block: whole rows of the folded upper triangle
+(:func:`homodyne.physics.folded_triangle`) at every angle, rows dealt round-robin
+(interleaved) over the shards, so every shard sees every angle, every lag and the whole
+time range, and shard sizes differ by at most one row.  One shard (``cmc.shards: 1``) is
+the whole dataset: full-data NUTS through the same shard -> NUTS -> combine steps.  All
+shards of a run are padded to the same number of rows when sampled (:attr:`Shard.pad_to`),
+so they compile to one program and the persistent compilation cache serves shards 2..K.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -29,81 +32,59 @@ from homodyne.data import XPCSData
 from homodyne.data.readers import open_hdf5
 from homodyne.errors import DataFormatError, FitError
 from homodyne.io import write_atomic
-from homodyne.nlsq import build_problem
-from homodyne.physics import AngleScaling, compute_c2_points
+from homodyne.nlsq import Problem, build_problem
+from homodyne.physics import AngleScaling
 
 FORMAT = "homodyne-cmc-shard"
-FORMAT_VERSION = 1
-AUTO_POINTS_PER_SHARD = {"static": 20_000, "laminar_flow": 6_000, "heterodyne": 2_500}
-"""``points_per_shard: auto`` by mode: about a minute per shard job with the default 4 chains
-× (500 + 500) iterations on a 2-core VM (benchmarks/cmc.py).  NUTS cost grows linearly
-with points; one laminar_flow gradient costs ~3.6 and one heterodyne gradient ~8.8 static
-ones, and larger shards make the consensus more exact, so shards are as large as that
-budget allows."""
+FORMAT_VERSION = 2
+AUTO_MAX_POINTS = {"static": 10_000_000, "laminar_flow": 3_000_000, "heterodyne": 1_200_000}
+"""``cmc.shards: auto``: one shard (full-data NUTS) up to this many points, else as many
+equal shards as keep each below it.  On one machine K shards cost at least as much CPU as
+one shard of all the points (each shard pays its own warmup, and K shards with the data
+split K ways need K times the draws for the same consensus), and the consensus is only
+exact for Gaussian shard posteriors, which large shards are and small ones are not
+(benchmarks/README.md, "Production scale").  The limits keep one NUTS job's memory and run
+time those of the 23 × 500 laminar_flow benchmark; one laminar_flow gradient costs ~3.6 and
+one heterodyne gradient ~8.8 static ones."""
 
-_ARRAYS = ("free", "values", "nlsq_uncertainty", "lower", "upper", "prior_loc", "prior_scale",
-           "prior_scale_untempered", "t", "phi", "sigma", "i", "j", "p", "y")
+_PROBLEM_ARRAYS = ("start", "lower", "upper", "free", "t", "phi", "ia", "ja", "mask", "y",
+                   "sigma")
+_PROBLEM_ATTRS = ("mode", "names", "n_physical", "q", "dt", "L")
+_ARRAYS = ("values", "nlsq_uncertainty", "nlsq_covariance", "prior_loc", "prior_scale",
+           "prior_scale_untempered")
 _SCALING = ("basis", "fixed_contrast", "fixed_offset")
-_ATTRS = ("index", "n_shards", "seed", "global_seed", "mode", "names", "n_physical", "q", "dt",
-          "L", "pad_to", "per_angle_requested", "per_angle_effective", "scaling_names")
+_ATTRS = ("index", "n_shards", "seed", "global_seed", "pad_to", "per_angle_requested",
+          "per_angle_effective", "scaling_names")
 
 
 @dataclass(frozen=True, eq=False)
 class Shard:
-    """One shard: its points and the model, priors and seed to sample them with.
+    """One shard: its rows of the dataset's problem and the priors and seed to sample them.
 
-    Parameter arrays (``free``, ``values``, ``nlsq_uncertainty``, ``lower``, ``upper``,
-    ``prior_*``) are in the NLSQ layout ``[physical, scaling]`` of ``names``; only ``free``
-    entries are sampled.
-    ``prior_scale`` is the tempered sd (``√n_shards ×`` ``prior_scale_untempered``).
+    Parameter arrays (``values``, ``nlsq_uncertainty``, ``prior_*``) are in the NLSQ layout
+    ``[physical, scaling]`` of ``problem.names``, ``nlsq_covariance`` is the NLSQ covariance
+    in that layout; only ``problem.free`` entries are sampled.  ``prior_scale`` is the
+    tempered sd (``√n_shards ×`` ``prior_scale_untempered``).  ``pad_to``: block rows every
+    shard of the run is padded to.
     """
 
     index: int
     n_shards: int
     seed: int
     global_seed: int
-    mode: str
-    names: tuple[str, ...]
-    n_physical: int
-    free: np.ndarray
+    problem: Problem
     values: np.ndarray
     nlsq_uncertainty: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
+    nlsq_covariance: np.ndarray
     prior_loc: np.ndarray
     prior_scale: np.ndarray
     prior_scale_untempered: np.ndarray
-    t: np.ndarray
-    phi: np.ndarray
-    q: float
-    dt: float
-    L: float
-    sigma: np.ndarray
-    scaling: AngleScaling
-    i: np.ndarray
-    j: np.ndarray
-    p: np.ndarray
-    y: np.ndarray
     pad_to: int
     provenance: dict
 
     @property
     def n_points(self) -> int:
-        return len(self.y)
-
-    @property
-    def free_names(self) -> tuple[str, ...]:
-        return tuple(n for n, f in zip(self.names, self.free, strict=True) if f)
-
-    def model_c2(self, full, i, j, p):
-        """Model c2 at points ``(i, j, p)`` for a full parameter vector (JAX-traceable).
-
-        The same path as NLSQ: :meth:`AngleScaling.expand` then ``compute_c2_points``.
-        """
-        contrast, offset = self.scaling.expand(full[self.n_physical:])
-        return compute_c2_points(self.mode, full[: self.n_physical], self.t, self.phi, i, j, p,
-                                 q=self.q, dt=self.dt, L=self.L, contrast=contrast,
-                                 offset=offset)
+        return self.problem.n_points
 
 
 def shard_seed(global_seed: int, index: int) -> int:
@@ -111,25 +92,28 @@ def shard_seed(global_seed: int, index: int) -> int:
     return int(np.random.SeedSequence([global_seed, index]).generate_state(1)[0])
 
 
-def resolve_points_per_shard(cfg: CMCConfig, mode: str) -> int:
-    """``cfg.points_per_shard``, or the measured default of ``mode`` when it is ``auto``."""
-    if cfg.points_per_shard == "auto":
-        return AUTO_POINTS_PER_SHARD[registry.canonical_mode(mode)]
-    return int(cfg.points_per_shard)
+def resolve_shards(cfg: CMCConfig, mode: str, n_points: int, n_rows: int) -> int:
+    """Number of shards for ``n_points`` points in ``n_rows`` block rows.
+
+    ``cfg.shards`` when it is a number, else one shard up to :data:`AUTO_MAX_POINTS` of the
+    mode and as many as keep each shard below it beyond.  :func:`homodyne.validate` calls this
+    to predict the shard count.
+
+    Raises:
+        FitError: more shards than block rows (each shard needs at least one row).
+    """
+    if cfg.shards == "auto":
+        return max(1, math.ceil(n_points / AUTO_MAX_POINTS[registry.canonical_mode(mode)]))
+    if int(cfg.shards) > n_rows:
+        raise FitError(f"cmc.shards {cfg.shards} exceeds the {n_rows} block rows of this "
+                       f"dataset (half its frames); set cmc.shards to at most {n_rows}")
+    return int(cfg.shards)
 
 
-def balanced_split(p: np.ndarray, n_shards: int, seed: int) -> list[np.ndarray]:
-    """Indices of each shard: every angle shuffled and dealt round-robin, continuing the deal
-    across angles so shard sizes differ by at most one.  Each index appears exactly once;
-    each shard's indices are sorted (angle-major, as the points come)."""
-    rng = np.random.default_rng(seed)
-    owner = np.empty(len(p), dtype=np.int64)
-    dealt = 0
-    for angle in np.unique(p):
-        idx = rng.permutation(np.flatnonzero(p == angle))
-        owner[idx] = (dealt + np.arange(len(idx))) % n_shards
-        dealt += len(idx)
-    return [np.flatnonzero(owner == k) for k in range(n_shards)]
+def interleaved_rows(n_rows: int, n_shards: int) -> list[np.ndarray]:
+    """Block rows of each shard: row ``r`` goes to shard ``r mod K`` (strided, so every
+    shard spans the whole time range); sizes differ by at most one."""
+    return [np.arange(k, n_rows, n_shards) for k in range(n_shards)]
 
 
 def _check_estimate(problem, estimate) -> None:
@@ -151,32 +135,34 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
     Args:
         data: the dataset (the same one NLSQ fitted).
         nlsq_result: a :class:`homodyne.nlsq.FitResult` or
-            :class:`homodyne.cmc.priors.NLSQEstimate` (names, values, uncertainties, free).
-        cfg: the ``cmc`` settings (points per shard, prior width, seed).
+            :class:`homodyne.cmc.priors.NLSQEstimate` (names, values, uncertainties, free,
+            covariance: the starting NUTS mass matrix).
+        cfg: the ``cmc`` settings (shards, prior width, seed).
         outdir: folder of the shard files; shard files of an earlier run with more shards
             are removed so a folder listing shows exactly this run's shards.
         analysis: the analysis settings NLSQ used (mode, scaling, bounds, fixed, sigma).
 
     Raises:
-        FitError: the NLSQ result does not belong to this dataset and config.
+        FitError: the NLSQ result does not belong to this dataset and config, or more
+            shards are asked for than the data have block rows.
     """
     problem = build_problem(data, analysis)
     _check_estimate(problem, nlsq_result)
-    n_shards = max(1, round(problem.n_points / resolve_points_per_shard(cfg, problem.mode)))
-    parts = balanced_split(problem.p, n_shards, cfg.seed)
+    n_rows = problem.ia.shape[0]
+    n_shards = resolve_shards(cfg, problem.mode, problem.n_points, n_rows)
+    parts = interleaved_rows(n_rows, n_shards)
     untempered = prior_scale(nlsq_result.uncertainties, problem.lower, problem.upper,
                              cfg.prior_width)
-    first_of_angle = np.searchsorted(problem.p, np.arange(len(problem.phi)))
+    n = len(problem.names)
+    covariance = getattr(nlsq_result, "covariance", None)
     common = {
-        "n_shards": n_shards, "global_seed": cfg.seed, "mode": problem.mode,
-        "names": problem.names, "n_physical": problem.n_physical, "free": problem.free,
+        "n_shards": n_shards, "global_seed": cfg.seed,
         "values": np.asarray(nlsq_result.values, np.float64),
         "nlsq_uncertainty": np.asarray(nlsq_result.uncertainties, np.float64),
-        "lower": problem.lower,
-        "upper": problem.upper, "prior_loc": np.asarray(nlsq_result.values, np.float64),
+        "nlsq_covariance": (np.full((n, n), np.nan) if covariance is None
+                            else np.asarray(covariance, np.float64).reshape(n, n)),
+        "prior_loc": np.asarray(nlsq_result.values, np.float64),
         "prior_scale": temper(untempered, n_shards), "prior_scale_untempered": untempered,
-        "t": problem.t, "phi": problem.phi, "q": problem.q, "dt": problem.dt, "L": problem.L,
-        "sigma": 1.0 / problem.weight[first_of_angle], "scaling": problem.scaling,
         "pad_to": max(len(part) for part in parts),
         "provenance": {"source": data.provenance.source, "sha256": data.provenance.sha256,
                        "homodyne_version": __version__},
@@ -184,8 +170,8 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
     outdir = Path(outdir)
     paths = []
     for k, part in enumerate(parts):
-        shard = Shard(index=k, seed=shard_seed(cfg.seed, k), i=problem.i[part],
-                      j=problem.j[part], p=problem.p[part], y=problem.y[part], **common)
+        shard = Shard(index=k, seed=shard_seed(cfg.seed, k), problem=problem.rows(part),
+                      **common)
         paths.append(write_shard(outdir / f"shard_{k:03d}.h5", shard))
     for stale in set(outdir.glob("shard_*.h5")) - set(paths):
         stale.unlink()
@@ -194,25 +180,29 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
 
 def write_shard(path: str | Path, shard: Shard) -> Path:
     """Write one shard atomically (arrays as datasets, scalars and names as attributes)."""
+    problem = shard.problem
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as fh:
+            for name in _PROBLEM_ARRAYS:
+                fh.create_dataset(name, data=np.asarray(getattr(problem, name)),
+                                  track_times=False)
             for name in _ARRAYS:
                 fh.create_dataset(name, data=np.asarray(getattr(shard, name)), track_times=False)
             group = fh.create_group("scaling", track_order=True)
             for name in _SCALING:
-                group.create_dataset(name, data=np.asarray(getattr(shard.scaling, name),
+                group.create_dataset(name, data=np.asarray(getattr(problem.scaling, name),
                                                            np.float64), track_times=False)
             fh.attrs.update({
                 "format": FORMAT, "format_version": FORMAT_VERSION,
                 "index": shard.index, "n_shards": shard.n_shards, "seed": shard.seed,
-                "global_seed": shard.global_seed, "mode": shard.mode,
-                "names": list(shard.names), "n_physical": shard.n_physical,
-                "q": shard.q, "dt": shard.dt, "L": shard.L, "pad_to": shard.pad_to,
+                "global_seed": shard.global_seed, "mode": problem.mode,
+                "names": list(problem.names), "n_physical": problem.n_physical,
+                "q": problem.q, "dt": problem.dt, "L": problem.L, "pad_to": shard.pad_to,
                 "n_points": shard.n_points,
-                "per_angle_requested": shard.scaling.requested,
-                "per_angle_effective": shard.scaling.effective,
-                "scaling_names": list(shard.scaling.names) or [""],
+                "per_angle_requested": problem.scaling.requested,
+                "per_angle_effective": problem.scaling.effective,
+                "scaling_names": list(problem.scaling.names) or [""],
                 **{f"provenance_{k}": v for k, v in shard.provenance.items()},
             })
 
@@ -227,7 +217,8 @@ def read_shard(path: str | Path) -> Shard:
     """Read a shard file written by :func:`write_shard`.
 
     Raises:
-        DataFormatError: missing or non-HDF5 file, not a shard file, missing entries.
+        DataFormatError: missing or non-HDF5 file, not a shard file (or one of an older
+            format), missing entries.
     """
     path = Path(path)
     remedy = (f"it is damaged or incomplete (a killed job, a full disk): delete the folder "
@@ -237,32 +228,54 @@ def read_shard(path: str | Path) -> Shard:
         if _text(fh.attrs.get("format", "")) != FORMAT:
             raise DataFormatError(f"{path}: not a CMC shard file (root attribute 'format' is "
                                   f"not {FORMAT!r}); make shards with homodyne.cmc.make_shards")
-        missing = ([n for n in _ARRAYS if n not in fh] + [f"scaling/{n}" for n in _SCALING
-                                                          if f"scaling/{n}" not in fh]
-                   + [n for n in _ATTRS if n not in fh.attrs])
+        if int(fh.attrs.get("format_version", 0)) != FORMAT_VERSION:
+            raise DataFormatError(f"{path}: shard format version "
+                                  f"{fh.attrs.get('format_version')} is not {FORMAT_VERSION}; "
+                                  "remake the shards")
+        wanted = _PROBLEM_ARRAYS + _ARRAYS
+        missing = ([n for n in wanted if n not in fh] + [f"scaling/{n}" for n in _SCALING
+                                                         if f"scaling/{n}" not in fh]
+                   + [n for n in _ATTRS + _PROBLEM_ATTRS if n not in fh.attrs])
         if missing:
             raise DataFormatError(f"{path}: shard file lacks {', '.join(missing)}; "
                                   "remake the shards")
-        a = {k: fh.attrs[k] for k in _ATTRS}
-        arrays = {n: fh[n][()] for n in _ARRAYS}
+        a = {k: fh.attrs[k] for k in _ATTRS + _PROBLEM_ATTRS}
+        arrays = {n: fh[n][()] for n in wanted}
         sc = {n: fh[f"scaling/{n}"][()] for n in _SCALING}
         provenance = {k.removeprefix("provenance_"): _text(v) for k, v in fh.attrs.items()
                       if k.startswith("provenance_")}
-    names = tuple(_text(n) for n in a["names"])
     n_phys = int(a["n_physical"])
     scaling = AngleScaling(
         requested=_text(a["per_angle_requested"]), effective=_text(a["per_angle_effective"]),
         names=tuple(_text(n) for n in a["scaling_names"] if _text(n)),
         basis=sc["basis"].reshape(len(arrays["phi"]), -1),
         fixed_contrast=sc["fixed_contrast"], fixed_offset=sc["fixed_offset"],
-        initial=arrays["values"][n_phys:], lower=arrays["lower"][n_phys:],
+        initial=arrays["start"][n_phys:], lower=arrays["lower"][n_phys:],
         upper=arrays["upper"][n_phys:],
     )
+    problem = Problem(
+        mode=_text(a["mode"]), names=tuple(_text(n) for n in a["names"]), n_physical=n_phys,
+        scaling=scaling, q=float(a["q"]), dt=float(a["dt"]), L=float(a["L"]),
+        **{n: arrays[n] for n in _PROBLEM_ARRAYS},
+    )
+    problem = _with_types(problem)
     return Shard(
         index=int(a["index"]), n_shards=int(a["n_shards"]), seed=int(a["seed"]),
-        global_seed=int(a["global_seed"]), mode=_text(a["mode"]), names=names,
-        n_physical=n_phys, free=arrays.pop("free").astype(bool), scaling=scaling,
-        q=float(a["q"]), dt=float(a["dt"]), L=float(a["L"]), pad_to=int(a["pad_to"]),
-        provenance=provenance, **arrays,
+        global_seed=int(a["global_seed"]), problem=problem, pad_to=int(a["pad_to"]),
+        provenance=provenance, **{n: arrays[n] for n in _ARRAYS},
     )
 
+
+def _with_types(problem: Problem) -> Problem:
+    """HDF5 gives back what was written; restore the bool masks' dtype explicitly."""
+    return replace(problem, free=problem.free.astype(bool), mask=problem.mask.astype(bool))
+
+
+def merged_problem(shards: list[Shard]) -> Problem:
+    """The dataset's problem from all its shards (their rows put back together)."""
+    first = shards[0].problem
+    parts = [s.problem for s in shards]
+    return replace(first, ia=np.concatenate([p.ia for p in parts]),
+                   ja=np.concatenate([p.ja for p in parts]),
+                   mask=np.concatenate([p.mask for p in parts]),
+                   y=np.concatenate([p.y for p in parts], axis=1))

@@ -48,6 +48,7 @@ rule nuts:
 rule combine:
     input:
         posteriors=posteriors,
+        shards=OUT.shards,
     output:
         parameters=OUT.cmc_parameters,
         diagnostics=OUT.cmc_diagnostics,

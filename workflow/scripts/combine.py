@@ -1,5 +1,7 @@
 """Snakemake adapter: combine the shard posteriors into the consensus."""
 
+from pathlib import Path
+
 from homodyne import runtime
 
 sm = snakemake  # noqa: F821
@@ -9,4 +11,4 @@ from homodyne import steps  # noqa: E402
 
 with steps.logged(sm.log[0]):
     steps.combine_step(steps.dataset_from(sm.config, sm.wildcards.ds), sm.input.posteriors,
-                       sm.params.files)
+                       sorted(Path(sm.input.shards).glob("shard_*.h5")), sm.params.files)
