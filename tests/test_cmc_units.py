@@ -26,7 +26,12 @@ from homodyne.cmc.diagnostics import ZERO_MEAN_SDS, heterogeneity
 from homodyne.cmc.model import soft_clip, soft_clip_inverse
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.cmc.sample import posterior_tree, write_tree
-from homodyne.cmc.shard import balanced_split, shard_seed
+from homodyne.cmc.shard import (
+    AUTO_MAX_POINTS,
+    interleaved_rows,
+    resolve_shards,
+    shard_seed,
+)
 from homodyne.config import AnalysisConfig, CMCConfig, parse_config
 from homodyne.data import load, simulate
 from homodyne.errors import ConfigError, DataFormatError, FitError
@@ -122,83 +127,81 @@ def small(tmp_path_factory):
     data = load(path, q=0.008, dt=0.1)
     analysis = AnalysisConfig(mode="static", dt=0.1, fixed=("D_offset",))
     problem = build_problem(data, analysis)
-    estimate = NLSQEstimate(names=problem.names, values=problem.start,
-                            uncertainties=np.where(problem.free, 0.01 * problem.start, 0.0),
-                            free=problem.free)
+    sd = np.where(problem.free, 0.01 * problem.start, 0.0)
+    estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
+                            free=problem.free, covariance=np.diag(sd**2))
     return data, analysis, problem, estimate
 
 
-def _points(paths):
-    shards = [read_shard(p) for p in paths]
-    return shards, [set(zip(s.p.tolist(), s.i.tolist(), s.j.tolist(), strict=True))
-                    for s in shards]
+def _pairs(shard):
+    p = shard.problem
+    return set(zip(p.ia[p.mask].tolist(), p.ja[p.mask].tolist(), strict=True))
 
 
-def test_shards_use_every_point_once_and_spread_every_angle(small, tmp_path):
+def test_shards_are_interleaved_dense_blocks_using_every_point_once(small, tmp_path):
     data, analysis, problem, estimate = small
-    cfg = CMCConfig(points_per_shard=300, seed=7)
+    cfg = CMCConfig(shards=4, seed=7)
     paths = make_shards(data, estimate, cfg, tmp_path, analysis=analysis)
-    k = round(problem.n_points / 300)
-    assert [p.name for p in paths] == [f"shard_{n:03d}.h5" for n in range(k)]
-    shards, points = _points(paths)
-    everything = set(zip(problem.p.tolist(), problem.i.tolist(), problem.j.tolist(),
-                         strict=True))
-    assert sum(len(s) for s in points) == problem.n_points == len(everything)
-    assert set().union(*points) == everything
-    sizes = [s.n_points for s in shards]
-    assert max(sizes) - min(sizes) <= 1
-    for angle in range(data.n_phi):
-        per_shard = [int(np.sum(s.p == angle)) for s in shards]
-        assert max(per_shard) - min(per_shard) <= 1
-    for s in shards:
-        assert np.all(s.i < s.j)  # off-diagonal upper triangle only
-        np.testing.assert_array_equal(s.y, data.c2[s.p, s.i, s.j])
-        assert s.pad_to == max(sizes) and s.n_shards == k
-        assert s.seed == shard_seed(7, s.index)
-    assert len({s.seed for s in shards}) == k
+    assert [p.name for p in paths] == [f"shard_{n:03d}.h5" for n in range(4)]
+    shards = [read_shard(p) for p in paths]
+    pairs = [_pairs(s) for s in shards]
+    n_frames = data.n_frames
+    assert sum(map(len, pairs)) == n_frames * (n_frames - 1) // 2 == len(set().union(*pairs))
+    assert sum(s.n_points for s in shards) == problem.n_points == data.n_points
+    rows = [s.problem.ia.shape[0] for s in shards]
+    assert max(rows) - min(rows) <= 1 and all(s.pad_to == max(rows) for s in shards)
+    for k, s in enumerate(shards):
+        np.testing.assert_array_equal(s.problem.ia, problem.ia[k::4])  # strided rows
+        assert s.problem.y.shape == (data.n_phi, rows[k], problem.ia.shape[1])  # every angle
+        m = s.problem.mask
+        np.testing.assert_array_equal(s.problem.y[:, m],
+                                      data.c2[:, s.problem.ia[m], s.problem.ja[m]])
+        assert s.n_shards == 4 and s.seed == shard_seed(7, s.index)
+    assert len({s.seed for s in shards}) == 4
 
 
-def test_shard_files_carry_model_priors_and_provenance(small, tmp_path):
+def test_shard_files_carry_the_problem_priors_and_provenance(small, tmp_path):
     data, analysis, problem, estimate = small
-    paths = make_shards(data, estimate, CMCConfig(points_per_shard=500, prior_width=3.0),
-                        tmp_path, analysis=analysis)
+    paths = make_shards(data, estimate, CMCConfig(shards=3, prior_width=3.0), tmp_path,
+                        analysis=analysis)
     s = read_shard(paths[1])
     k = len(paths)
-    assert s.mode == "static" and s.names == problem.names and s.index == 1
-    assert s.free_names == tuple(n for n in problem.names if n != "D_offset")
+    p = s.problem
+    assert p.mode == "static" and p.names == problem.names and s.index == 1
+    assert p.free_names == tuple(n for n in problem.names if n != "D_offset")
     np.testing.assert_array_equal(s.values, estimate.values)  # D_offset stays fixed there
+    np.testing.assert_array_equal(s.nlsq_covariance, estimate.covariance)
     np.testing.assert_allclose(s.prior_scale, s.prior_scale_untempered * math.sqrt(k))
     np.testing.assert_allclose(s.prior_scale_untempered, prior_scale(
         estimate.uncertainties, problem.lower, problem.upper, 3.0))
     np.testing.assert_array_equal(s.prior_loc, estimate.values)
-    np.testing.assert_array_equal(s.sigma, data.sigma)
-    np.testing.assert_array_equal(s.t, data.t)
-    assert (s.q, s.dt, s.L) == (data.q, data.dt, analysis.L)
-    assert s.scaling.names == problem.scaling.names
+    for name in ("sigma", "t", "phi", "start", "lower", "upper", "free"):
+        np.testing.assert_array_equal(getattr(p, name), getattr(problem, name))
+    assert (p.q, p.dt, p.L) == (data.q, data.dt, analysis.L)
+    assert p.scaling.names == problem.scaling.names
     assert s.provenance["sha256"] == data.provenance.sha256
     full = jnp.asarray(estimate.values)
-    np.testing.assert_allclose(s.model_c2(full, s.i, s.j, s.p),
-                               problem.model(full, s.i, s.j, s.p), rtol=1e-14)
+    m = p.mask
+    np.testing.assert_allclose(np.asarray(p.model(full, p.ia, p.ja))[:, m],
+                               problem.model_matrix(full)[:, p.ia[m], p.ja[m]], rtol=1e-14)
 
 
-def test_sharding_is_seeded(small, tmp_path):
-    data, analysis, _, estimate = small
-    a = _points(make_shards(data, estimate, CMCConfig(points_per_shard=400, seed=3),
-                            tmp_path / "a", analysis=analysis))[1]
-    b = _points(make_shards(data, estimate, CMCConfig(points_per_shard=400, seed=3),
-                            tmp_path / "b", analysis=analysis))[1]
-    c = _points(make_shards(data, estimate, CMCConfig(points_per_shard=400, seed=4),
-                            tmp_path / "c", analysis=analysis))[1]
-    assert a == b and a != c
+def test_interleaved_rows_and_shard_count():
+    parts = interleaved_rows(10, 4)
+    assert [p.tolist() for p in parts] == [[0, 4, 8], [1, 5, 9], [2, 6], [3, 7]]
+    assert resolve_shards(CMCConfig(shards=1), "laminar_flow", 10**9, 500) == 1
+    assert resolve_shards(CMCConfig(), "laminar_flow", AUTO_MAX_POINTS["laminar_flow"], 9) == 1
+    assert resolve_shards(CMCConfig(), "laminar_flow",
+                          AUTO_MAX_POINTS["laminar_flow"] + 1, 900) == 2
+    with pytest.raises(FitError, match="at most 15"):
+        resolve_shards(CMCConfig(shards=16), "static", 1000, 15)
 
 
 def test_fewer_shards_remove_stale_files(small, tmp_path):
     data, analysis, problem, estimate = small
-    many = make_shards(data, estimate, CMCConfig(points_per_shard=200), tmp_path,
-                       analysis=analysis)
-    few = make_shards(data, estimate, CMCConfig(points_per_shard=10 * problem.n_points),
-                      tmp_path, analysis=analysis)
-    assert len(many) > 1 and len(few) == 1
+    many = make_shards(data, estimate, CMCConfig(shards=5), tmp_path, analysis=analysis)
+    few = make_shards(data, estimate, CMCConfig(shards=1), tmp_path, analysis=analysis)
+    assert len(many) == 5 and len(few) == 1
     assert sorted(tmp_path.glob("shard_*.h5")) == few
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -209,36 +212,31 @@ def test_shard_round_trip_keeps_the_scaling_layout(small, tmp_path, per_angle_mo
     analysis = AnalysisConfig(mode="static", dt=0.1, per_angle_mode=per_angle_mode,
                               fourier_order=1)
     problem = build_problem(data, analysis)
+    n = len(problem.names)
     estimate = NLSQEstimate(names=problem.names, values=problem.start,
-                            uncertainties=np.full(len(problem.names), np.inf),
-                            free=problem.free)
-    (path,) = make_shards(data, estimate, CMCConfig(points_per_shard=10**6), tmp_path,
-                          analysis=analysis)
+                            uncertainties=np.full(n, np.inf), free=problem.free,
+                            covariance=np.full((n, n), np.nan))
+    (path,) = make_shards(data, estimate, CMCConfig(shards=1), tmp_path, analysis=analysis)
     s = read_shard(path)
-    assert s.scaling.effective == problem.scaling.effective
-    assert s.scaling.names == problem.scaling.names
-    np.testing.assert_array_equal(s.scaling.basis, problem.scaling.basis)
+    assert s.problem.scaling.effective == problem.scaling.effective
+    assert s.problem.scaling.names == problem.scaling.names
+    np.testing.assert_array_equal(s.problem.scaling.basis, problem.scaling.basis)
     np.testing.assert_allclose(s.prior_scale, 0.5 * (problem.upper - problem.lower))
     full = jnp.asarray(problem.start)
-    np.testing.assert_allclose(s.model_c2(full, s.i, s.j, s.p),
-                               problem.model(full, s.i, s.j, s.p), rtol=1e-14)
-
-
-def test_balanced_split_deals_angles_across_shards():
-    p = np.repeat([0, 1, 2], [10, 7, 4])
-    parts = balanced_split(p, 4, seed=0)
-    assert sorted(np.concatenate(parts).tolist()) == list(range(len(p)))
-    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    np.testing.assert_allclose(s.problem.model(full, s.problem.ia, s.problem.ja),
+                               problem.model(full, problem.ia, problem.ja), rtol=1e-14)
 
 
 def test_nlsq_result_of_another_config_is_refused(small, tmp_path):
     data, analysis, problem, estimate = small
     other = NLSQEstimate(names=problem.names[:-1], values=estimate.values[:-1],
-                         uncertainties=estimate.uncertainties[:-1], free=estimate.free[:-1])
+                         uncertainties=estimate.uncertainties[:-1], free=estimate.free[:-1],
+                         covariance=estimate.covariance[:-1, :-1])
     with pytest.raises(FitError, match="refit NLSQ with the same config"):
         make_shards(data, other, CMCConfig(), tmp_path, analysis=analysis)
     nan = NLSQEstimate(names=problem.names, values=np.full(len(problem.names), np.nan),
-                       uncertainties=estimate.uncertainties, free=estimate.free)
+                       uncertainties=estimate.uncertainties, free=estimate.free,
+                       covariance=estimate.covariance)
     with pytest.raises(FitError, match="not all finite"):
         make_shards(data, nan, CMCConfig(), tmp_path, analysis=analysis)
 
@@ -275,11 +273,11 @@ def _config(**cmc):
 def test_cmc_defaults_and_overrides():
     cfg = parse_config(_config()).datasets[0].cmc
     assert cfg == CMCConfig()
-    raw = _config(chains=2.0, points_per_shard=5000)
+    raw = _config(chains=2.0, shards=5)
     raw["datasets"][0]["cmc"] = {"seed": 3, "sample_sigma": False}
     cfg = parse_config(raw).datasets[0].cmc
     assert cfg.chains == 2 and isinstance(cfg.chains, int)
-    assert (cfg.points_per_shard, cfg.seed, cfg.sample_sigma) == (5000, 3, False)
+    assert (cfg.shards, cfg.seed, cfg.sample_sigma) == (5, 3, False)
     assert cfg.shards_per_job == "auto"
 
 
@@ -287,8 +285,9 @@ def test_cmc_defaults_and_overrides():
     ({"chain": 4}, "'chain' was unexpected"),
     ({"chains": 0}, "cmc.chains"),
     ({"target_accept": 1.0}, "cmc.target_accept"),
-    ({"points_per_shard": "big"}, "cmc.points_per_shard"),
-    ({"points_per_shard": 10}, "cmc.points_per_shard"),
+    ({"shards": "big"}, "cmc.shards"),
+    ({"shards": 0}, "cmc.shards"),
+    ({"points_per_shard": 3000}, "'points_per_shard' was unexpected"),
     ({"shards_per_job": 0}, "cmc.shards_per_job"),
     ({"max_divergence_rate": 1.5}, "cmc.max_divergence_rate"),
     ({"prior_width": 0}, "cmc.prior_width"),
@@ -317,6 +316,20 @@ def _posterior(path, index, draws, diverging=None, error="", names=NAMES):
     return write_tree(path, posterior_tree(names, draws, stats, attrs))
 
 
+@pytest.fixture(scope="module")
+def shard_files(small, tmp_path_factory):
+    """Four shard files of static data whose free parameters are ``NAMES``."""
+    data, _, _, _ = small
+    analysis = AnalysisConfig(mode="static", dt=0.1, fixed=("D_offset", "offset"))
+    problem = build_problem(data, analysis)
+    sd = np.where(problem.free, 0.01 * np.abs(problem.start), 0.0)
+    estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
+                            free=problem.free, covariance=np.diag(sd**2))
+    assert problem.free_names == NAMES
+    return make_shards(data, estimate, CMCConfig(shards=4), tmp_path_factory.mktemp("shards"),
+                       analysis=analysis)
+
+
 @pytest.fixture
 def four_shards(tmp_path):
     rng = np.random.default_rng(3)
@@ -326,8 +339,8 @@ def four_shards(tmp_path):
             for k in range(4)]
 
 
-def test_combine_keeps_chains_and_reports_every_shard(four_shards):
-    result = combine(four_shards, CMCConfig())
+def test_combine_keeps_chains_and_reports_every_shard(shard_files, four_shards):
+    result = combine(four_shards, shard_files, CMCConfig())
     assert result.names == NAMES and result.draws.shape == (2, 300, 3)
     assert result.n_shards == result.n_shards_used == 4
     assert [s.index for s in result.shards] == [0, 1, 2, 3]
@@ -337,7 +350,7 @@ def test_combine_keeps_chains_and_reports_every_shard(four_shards):
     assert result.divergences == 0 and result.heterogeneous == ()
 
 
-def test_combine_drops_bad_shards_and_says_why(four_shards, tmp_path, caplog):
+def test_combine_drops_bad_shards_and_says_why(shard_files, four_shards, tmp_path, caplog):
     rng = np.random.default_rng(4)
     good = rng.normal([1e4, -0.5, 0.3], [300, 0.03, 0.004], size=(2, 300, 3))
     nan = good.copy()
@@ -354,7 +367,7 @@ def test_combine_drops_bad_shards_and_says_why(four_shards, tmp_path, caplog):
         _posterior(tmp_path / "posterior_007.nc", 7, frozen),
     ]
     with caplog.at_level(logging.WARNING):
-        result = combine(four_shards + bad, CMCConfig())
+        result = combine(four_shards + bad, shard_files, CMCConfig())
     assert result.n_shards == 8 and result.n_shards_used == 4
     reasons = {s.index: s.reason for s in result.shards if not s.used}
     assert reasons[4] == "1 non-finite draws"
@@ -362,35 +375,36 @@ def test_combine_drops_bad_shards_and_says_why(four_shards, tmp_path, caplog):
     assert reasons[6] == "sampling failed: shard data are not finite"
     assert "contrast never moved" in reasons[7]
     assert "shard 5 left out of the consensus" in caplog.text
-    np.testing.assert_allclose(result.draws, combine(four_shards, CMCConfig()).draws)
-    lenient = combine(four_shards + bad[1:2], CMCConfig(max_divergence_rate=0.3))
+    clean = combine(four_shards, shard_files, CMCConfig())
+    np.testing.assert_allclose(result.draws, clean.draws)
+    lenient = combine(four_shards + bad[1:2], shard_files, CMCConfig(max_divergence_rate=0.3))
     assert lenient.n_shards_used == 5 and lenient.divergences == 140
 
 
-def test_combine_without_usable_shards_is_an_error(tmp_path):
+def test_combine_without_usable_shards_is_an_error(shard_files, tmp_path):
     path = _posterior(tmp_path / "posterior_000.nc", 0, np.full((2, 10, 3), np.nan),
                       error="no data")
     with pytest.raises(FitError, match=r"no usable shard posterior.*shard 0: sampling failed"):
-        combine([path], CMCConfig())
+        combine([path], shard_files, CMCConfig())
     with pytest.raises(FitError, match="no shard posterior files"):
-        combine([], CMCConfig())
+        combine([], shard_files, CMCConfig())
 
 
-def test_combine_refuses_posteriors_of_different_runs(four_shards, tmp_path):
+def test_combine_refuses_posteriors_of_different_runs(shard_files, four_shards, tmp_path):
     other = _posterior(tmp_path / "posterior_009.nc", 9,
                        np.random.default_rng(0).normal(size=(2, 300, 2)), names=NAMES[:2])
     with pytest.raises(FitError, match="different runs or settings"):
-        combine([*four_shards, other], CMCConfig())
+        combine([*four_shards, other], shard_files, CMCConfig())
 
 
-def test_combine_warns_on_heterogeneous_shards(tmp_path, caplog):
+def test_combine_warns_on_heterogeneous_shards(shard_files, tmp_path, caplog):
     rng = np.random.default_rng(5)
     sd = np.array([300.0, 0.03, 0.004])
     paths = [_posterior(tmp_path / f"posterior_{k:03d}.nc", k,
                         rng.normal([1e4 * (1 + k), -0.5, 0.3], sd, size=(2, 200, 3)))
              for k in range(3)]
     with caplog.at_level(logging.WARNING):
-        result = combine(paths, CMCConfig())
+        result = combine(paths, shard_files, CMCConfig())
     assert result.heterogeneous == ("D0",)
     assert result.heterogeneity["D0"] == pytest.approx(0.5, abs=0.01)
     assert "heterogeneity_cv" in caplog.text
@@ -408,8 +422,8 @@ def test_heterogeneity_of_a_near_zero_parameter_is_judged_by_posterior_sd():
 
 # ------------------------------------------------------------------------ outputs
 
-def test_write_cmc_writes_the_four_files_atomically(four_shards, tmp_path):
-    result = combine(four_shards[:1], CMCConfig())
+def test_write_cmc_writes_the_four_files_atomically(shard_files, four_shards, tmp_path):
+    result = combine(four_shards[:1], shard_files, CMCConfig())
     out = layout.dataset(tmp_path, "d")
     paths = write_cmc(out, result, {"cmc_nuts": {"samples": 300}})
     assert [str(p) for p in paths] == [
@@ -438,8 +452,8 @@ def test_write_cmc_writes_the_four_files_atomically(four_shards, tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_failed_write_leaves_no_file(four_shards, tmp_path, monkeypatch):
-    result = combine(four_shards[:2], CMCConfig())
+def test_failed_write_leaves_no_file(shard_files, four_shards, tmp_path, monkeypatch):
+    result = combine(four_shards[:2], shard_files, CMCConfig())
 
     def broken(path, tree):
         from homodyne.io import write_atomic
@@ -457,7 +471,7 @@ def test_failed_write_leaves_no_file(four_shards, tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_consensus_result_properties(four_shards):
-    result = combine(four_shards, CMCConfig())
+def test_consensus_result_properties(shard_files, four_shards):
+    result = combine(four_shards, shard_files, CMCConfig())
     assert isinstance(result, ConsensusResult)
     assert (result.chains, result.draws_per_chain) == (2, 300)

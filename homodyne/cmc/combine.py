@@ -253,8 +253,7 @@ def combine(posterior_files, shard_files, cfg: CMCConfig) -> ConsensusResult:
         raise FitError(f"combine: no usable shard posterior ({reasons})")
     names = posteriors[0].names
     shards = sorted((read_shard(f) for f in shard_files), key=lambda s: s.index)
-    if [s.index for s in shards] != list(range(shards[0].n_shards if shards else 0)) or \
-            not shards:
+    if not shards or [s.index for s in shards] != list(range(shards[0].n_shards)):
         raise FitError(f"combine: the shard files {[str(f) for f in shard_files]} are not one "
                        "run's complete set of shards; remake the shards")
     consensus = consensus_draws([post.draws for post in used])
