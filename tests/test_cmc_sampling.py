@@ -19,7 +19,7 @@ from jax.experimental.compilation_cache import compilation_cache
 
 from homodyne import layout
 from homodyne.cli import main
-from homodyne.cmc import combine, make_shards, read_shard, sample_shard
+from homodyne.cmc import combine, consensus_draws, make_shards, read_shard, sample_shard
 from homodyne.cmc.combine import read_posterior
 from homodyne.cmc.shard import write_shard
 from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig
@@ -30,7 +30,6 @@ K = 4
 SIM = dict(mode="static", params={"D0": 1e4, "alpha": -0.5, "D_offset": 10.0},
            phi=[-30.0, 0.0, 30.0], n_frames=60, dt=0.1, q=0.008, contrast=0.3, noise=0.005,
            seed=11)
-N_POINTS = 3 * 59 * 58 // 2  # the frame at t = 0 is dropped
 NUTS = dict(chains=2, warmup=300, samples=400, seed=5)
 
 
@@ -65,15 +64,31 @@ def runs(dataset, cache, tmp_path_factory):
     """Full-data NUTS (one shard) and the K-shard consensus of the same data."""
     _, data, analysis, nlsq = dataset
     folder = tmp_path_factory.mktemp("cmc_runs")
-    full_cfg = CMCConfig(points_per_shard=N_POINTS, **NUTS)
+    full_cfg = CMCConfig(shards=1, **NUTS)
     (full_shard,) = make_shards(data, nlsq, full_cfg, folder / "full", analysis=analysis)
-    full = read_posterior(sample_shard(full_shard, full_cfg, folder / "full.nc",
-                                       cache_dir=cache))
-    cfg = CMCConfig(points_per_shard=N_POINTS // K, **NUTS)
+    full_file = sample_shard(full_shard, full_cfg, folder / "full.nc", cache_dir=cache)
+    one = combine([full_file], [full_shard], full_cfg)
+    cfg = CMCConfig(shards=K, **NUTS)
     shards = make_shards(data, nlsq, cfg, folder / "shards", analysis=analysis)
     assert len(shards) == K
     posteriors = _sample_all(shards, cfg, folder / "posteriors", cache)
-    return full, combine(posteriors, cfg), cfg, shards, posteriors
+    return read_posterior(full_file), combine(posteriors, shards, cfg), cfg, shards, \
+        posteriors, one
+
+
+def test_one_shard_is_full_data_nuts_unchanged(runs):
+    """shard -> nuts -> combine with one shard returns full-data NUTS's draws, bit for bit."""
+    full, *_, one = runs
+    assert one.n_shards == 1 and one.names == full.names
+    np.testing.assert_array_equal(one.draws, full.draws)
+    assert not one.check.reweighted and "one shard" in one.check.message
+
+
+def test_consensus_reports_its_psis_check(runs):
+    _, consensus, *_ = runs
+    check = consensus.check
+    assert np.isfinite(check.k_hat) and check.n_draws == consensus.draws[..., 0].size
+    assert check.reweighted == (check.k_hat < 0.7)
 
 
 def test_consensus_matches_full_data_nuts(runs):
@@ -108,11 +123,12 @@ def test_correlations_survive_the_consensus(runs):
 def test_corrupted_shard_is_dropped_and_reported(runs, tmp_path, cache):
     _, _, cfg, shards, posteriors = runs
     bad = read_shard(shards[1])
-    y = bad.y.copy()
-    y[::7] = np.nan
-    corrupted = write_shard(tmp_path / "shard_001.h5", replace(bad, y=y))
+    y = bad.problem.y.copy()
+    y[:, ::7] = np.nan
+    corrupted = write_shard(tmp_path / "shard_001.h5",
+                            replace(bad, problem=replace(bad.problem, y=y)))
     out = sample_shard(corrupted, cfg, tmp_path / "posterior_001.nc", cache_dir=cache)
-    result = combine([posteriors[0], out, *posteriors[2:]], cfg)
+    result = combine([posteriors[0], out, *posteriors[2:]], shards, cfg)
     assert result.n_shards == K and result.n_shards_used == K - 1
     (dropped,) = [s for s in result.shards if not s.used]
     assert dropped.index == 1
@@ -121,7 +137,7 @@ def test_corrupted_shard_is_dropped_and_reported(runs, tmp_path, cache):
 
 
 def test_same_seed_gives_identical_draws(runs, tmp_path, cache):
-    _, _, cfg, shards, posteriors = runs
+    _, _, cfg, shards, posteriors, _ = runs
     again = sample_shard(shards[0], cfg, tmp_path / "again.nc", cache_dir=cache)
     np.testing.assert_array_equal(read_posterior(again).draws,
                                   read_posterior(posteriors[0]).draws)
@@ -141,15 +157,18 @@ def test_prior_is_counted_once_across_shards(dataset, tmp_path, cache):
     has the untempered prior sd, not one √K narrower."""
     _, data, analysis, nlsq = dataset
     flat_data = replace(data, sigma=np.full(data.n_phi, 1e3))
-    cfg = CMCConfig(points_per_shard=N_POINTS // K, sample_sigma=False, prior_width=1.0,
-                    **NUTS)
+    cfg = CMCConfig(shards=K, sample_sigma=False, prior_width=1.0, **NUTS)
     shards = make_shards(flat_data, nlsq, cfg, tmp_path / "shards", analysis=analysis)
-    result = combine(_sample_all(shards, cfg, tmp_path, cache), cfg)
+    result = combine(_sample_all(shards, cfg, tmp_path, cache), shards, cfg)
     shard = read_shard(shards[0])
-    prior_sd = shard.prior_scale_untempered[shard.free]
-    distance = np.minimum(shard.values - shard.lower, shard.upper - shard.values)[shard.free]
-    assert np.all(distance > 4 * shard.prior_scale[shard.free])  # truncation negligible
-    ratio = result.draws.reshape(-1, len(result.names)).std(axis=0) / prior_sd
+    free = shard.problem.free
+    prior_sd = shard.prior_scale_untempered[free]
+    distance = np.minimum(shard.values - shard.problem.lower,
+                          shard.problem.upper - shard.values)[free]
+    assert np.all(distance > 4 * shard.prior_scale[free])  # truncation negligible
+    consensus = consensus_draws([read_posterior(p).draws for p in
+                                 sorted(tmp_path.glob("posterior_*.nc"))])
+    ratio = consensus.reshape(-1, len(result.names)).std(axis=0) / prior_sd
     np.testing.assert_allclose(ratio, 1.0, atol=0.15)
 
 
@@ -157,7 +176,7 @@ def test_run_method_cmc_writes_the_four_outputs(dataset, tmp_path, cache):
     path = dataset[0]
     config = {"datasets": [{"name": "demo", "file": str(path), "q": SIM["q"]}],
               "analysis": {"mode": "static", "dt": SIM["dt"]},
-              "cmc": {"points_per_shard": N_POINTS // K, **NUTS}}
+              "cmc": {"shards": K, **NUTS}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     out = tmp_path / "results"
     assert main(["run", str(tmp_path / "config.yaml"), "--method", "cmc", "--output", str(out),

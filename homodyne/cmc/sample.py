@@ -98,7 +98,7 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
 
     def chain(key, data):
         state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
-                            inverse_mass_matrix=jnp.asarray(inverse_mass),
+                            inverse_mass_matrix=inverse_mass,
                             target_accept_prob=cfg.target_accept, trajectory_length=None,
                             max_tree_depth=cfg.max_tree_depth, model_args=data, rng_key=key)
         initial_energy = state.potential_energy
