@@ -198,7 +198,7 @@ def test_interleaved_rows_and_shard_count():
 
 
 def test_fewer_shards_remove_stale_files(small, tmp_path):
-    data, analysis, problem, estimate = small
+    data, analysis, _, estimate = small
     many = make_shards(data, estimate, CMCConfig(shards=5), tmp_path, analysis=analysis)
     few = make_shards(data, estimate, CMCConfig(shards=1), tmp_path, analysis=analysis)
     assert len(many) == 5 and len(few) == 1

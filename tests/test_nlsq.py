@@ -197,7 +197,7 @@ def test_problem_uses_one_triangle_of_every_angle(tmp_path):
     problem = build_problem(data, _analysis("static"))
     assert problem.n_points == data.n_points == 3 * 100 * 99 // 2
     i, j = problem.ia[problem.mask], problem.ja[problem.mask]
-    assert np.all(i < j) and len(set(zip(i.tolist(), j.tolist()))) == 100 * 99 // 2
+    assert np.all(i < j) and len(set(zip(i.tolist(), j.tolist(), strict=True))) == 100 * 99 // 2
     np.testing.assert_array_equal(problem.y[:, problem.mask], data.c2[:, i, j])
 
 

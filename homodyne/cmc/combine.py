@@ -11,8 +11,8 @@ posteriors this is exact: the consensus draws are draws of the product of the sh
 posteriors (which is the full posterior because each shard carries the prior to the 1/K).
 
 After combining, :func:`homodyne.cmc.check.self_check` compares the consensus with the full
-data (PSIS) and reweights it when it can.  A shard is left out, with the reason reported, when its sampling failed (``error``
-attribute), any draw is non-finite, its divergence rate exceeds ``max_divergence_rate``, or
+data (PSIS) and reweights it when it can.  A shard is left out, with the reason reported,
+when its sampling failed (``error`` attribute), any draw is non-finite, its divergence rate exceeds ``max_divergence_rate``, or
 its sample covariance is singular (a parameter that never moved).
 """
 
