@@ -3,7 +3,8 @@
 Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
 angle, evaluated as dense frame-pair blocks shared by all angles
 (:func:`homodyne.physics.compute_c2_block`, laid out by
-:func:`homodyne.physics.folded_triangle`).  Two ways to solve, picked by problem size (``nlsq.strategy: auto``):
+:func:`homodyne.physics.folded_triangle`).  Two ways to solve, picked by problem size
+(``nlsq.strategy: auto``):
 
 - ``full``: the ``nlsq`` package's trust-region reflective solver on the whole residual
   vector with its JAX Jacobian.  Its dense Jacobian and SVD need about 100 bytes per point

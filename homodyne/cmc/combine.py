@@ -12,8 +12,9 @@ posteriors (which is the full posterior because each shard carries the prior to 
 
 After combining, :func:`homodyne.cmc.check.self_check` compares the consensus with the full
 data (PSIS) and reweights it when it can.  A shard is left out, with the reason reported,
-when its sampling failed (``error`` attribute), any draw is non-finite, its divergence rate exceeds ``max_divergence_rate``, or
-its sample covariance is singular (a parameter that never moved).
+when its sampling failed (``error`` attribute), any draw is non-finite, its divergence rate
+exceeds ``max_divergence_rate``, or its sample covariance is singular (a parameter that
+never moved).
 """
 
 from __future__ import annotations
