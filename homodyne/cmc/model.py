@@ -7,7 +7,8 @@ estimate of the point's angle, ``f`` either 1 (``sample_sigma: false``) or one s
 noise factor with prior ``HalfNormal(1)`` tempered to ``HalfNormal(√K)`` (a half-normal
 raised to 1/K is exactly that).  One factor for the whole dataset: a misjudged noise
 estimate is usually off by the same ratio at every angle, and the factor absorbs it so the
-parameter uncertainties stay honest.  ``c2_model`` comes from the shard's :class:`homodyne.nlsq.Problem`, the same definition NLSQ fits.
+parameter uncertainties stay honest.  ``c2_model`` comes from the shard's
+:class:`homodyne.nlsq.Problem`, the same definition NLSQ fits.
 
 Parameterisation.  NUTS moves in an unconstrained vector ``u`` that is of order one in
 posterior units:
