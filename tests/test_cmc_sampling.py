@@ -121,7 +121,7 @@ def test_correlations_survive_the_consensus(runs):
 
 
 def test_corrupted_shard_is_dropped_and_reported(runs, tmp_path, cache):
-    _, _, cfg, shards, posteriors = runs
+    _, _, cfg, shards, posteriors, _ = runs
     bad = read_shard(shards[1])
     y = bad.problem.y.copy()
     y[:, ::7] = np.nan
