@@ -25,9 +25,9 @@ from conftest import ROOT
 from scheduler import Slurm
 
 DEMO = ROOT / "config" / "config.yaml"
-SMALL_CMC = {"chains": 2, "warmup": 40, "samples": 40, "points_per_shard": 3000,
+N_SHARDS = 3
+SMALL_CMC = {"chains": 2, "warmup": 40, "samples": 40, "shards": N_SHARDS,
              "shards_per_job": 1}
-N_SHARDS = 3  # 5 angles x 59 x 58 / 2 = 8555 points at 3000 per shard
 
 
 def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
