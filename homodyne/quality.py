@@ -433,7 +433,7 @@ def khat_reasons(khat: float | None) -> list[dict]:
     return [reason("khat", (
         f"consensus self-check k̂ = {khat:.2f} > {KHAT_WARNING}: the combined shards are not a "
         "reliable stand-in for the full posterior; use fewer, larger shards "
-        "(cmc.points_per_shard)"))]
+        "(cmc.shards), or one shard (cmc.shards: 1)"))]
 
 
 def agreement_reasons(names, mean, sd, nlsq: Mapping[str, float]) -> list[dict]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from homodyne.config import DatasetConfig
 
-CMC_SHARD = ("points_per_shard", "shards", "prior_width", "seed")
+CMC_SHARD = ("shards", "prior_width", "seed")
 """Keys that decide the shard files: how the data are split, the priors, the seeds."""
 CMC_NUTS = ("chains", "warmup", "samples", "target_accept", "max_tree_depth", "dense_mass",
             "sample_sigma")

@@ -123,7 +123,7 @@ def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path],
     """
     from homodyne.cmc import combine
 
-    result = combine(posteriors, shards, ds.cmc)
+    result = combine(posteriors, ds.cmc, shards)
     paths = write_cmc(out, result, step_settings(ds, "combine"))
     log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
              result.n_shards, ", ".join(map(str, paths)))

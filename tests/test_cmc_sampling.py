@@ -67,12 +67,12 @@ def runs(dataset, cache, tmp_path_factory):
     full_cfg = CMCConfig(shards=1, **NUTS)
     (full_shard,) = make_shards(data, nlsq, full_cfg, folder / "full", analysis=analysis)
     full_file = sample_shard(full_shard, full_cfg, folder / "full.nc", cache_dir=cache)
-    one = combine([full_file], [full_shard], full_cfg)
+    one = combine([full_file], full_cfg, [full_shard])
     cfg = CMCConfig(shards=K, **NUTS)
     shards = make_shards(data, nlsq, cfg, folder / "shards", analysis=analysis)
     assert len(shards) == K
     posteriors = _sample_all(shards, cfg, folder / "posteriors", cache)
-    return read_posterior(full_file), combine(posteriors, shards, cfg), cfg, shards, \
+    return read_posterior(full_file), combine(posteriors, cfg, shards), cfg, shards, \
         posteriors, one
 
 
@@ -128,7 +128,7 @@ def test_corrupted_shard_is_dropped_and_reported(runs, tmp_path, cache):
     corrupted = write_shard(tmp_path / "shard_001.h5",
                             replace(bad, problem=replace(bad.problem, y=y)))
     out = sample_shard(corrupted, cfg, tmp_path / "posterior_001.nc", cache_dir=cache)
-    result = combine([posteriors[0], out, *posteriors[2:]], shards, cfg)
+    result = combine([posteriors[0], out, *posteriors[2:]], cfg, shards)
     assert result.n_shards == K and result.n_shards_used == K - 1
     (dropped,) = [s for s in result.shards if not s.used]
     assert dropped.index == 1
@@ -159,7 +159,7 @@ def test_prior_is_counted_once_across_shards(dataset, tmp_path, cache):
     flat_data = replace(data, sigma=np.full(data.n_phi, 1e3))
     cfg = CMCConfig(shards=K, sample_sigma=False, prior_width=1.0, **NUTS)
     shards = make_shards(flat_data, nlsq, cfg, tmp_path / "shards", analysis=analysis)
-    result = combine(_sample_all(shards, cfg, tmp_path, cache), shards, cfg)
+    result = combine(_sample_all(shards, cfg, tmp_path, cache), cfg, shards)
     shard = read_shard(shards[0])
     free = shard.problem.free
     prior_sd = shard.prior_scale_untempered[free]

@@ -340,7 +340,7 @@ def four_shards(tmp_path):
 
 
 def test_combine_keeps_chains_and_reports_every_shard(shard_files, four_shards):
-    result = combine(four_shards, shard_files, CMCConfig())
+    result = combine(four_shards, CMCConfig(), shard_files)
     assert result.names == NAMES and result.draws.shape == (2, 300, 3)
     assert result.n_shards == result.n_shards_used == 4
     assert [s.index for s in result.shards] == [0, 1, 2, 3]
@@ -367,7 +367,7 @@ def test_combine_drops_bad_shards_and_says_why(shard_files, four_shards, tmp_pat
         _posterior(tmp_path / "posterior_007.nc", 7, frozen),
     ]
     with caplog.at_level(logging.WARNING):
-        result = combine(four_shards + bad, shard_files, CMCConfig())
+        result = combine(four_shards + bad, CMCConfig(), shard_files)
     assert result.n_shards == 8 and result.n_shards_used == 4
     reasons = {s.index: s.reason for s in result.shards if not s.used}
     assert reasons[4] == "1 non-finite draws"
@@ -375,9 +375,9 @@ def test_combine_drops_bad_shards_and_says_why(shard_files, four_shards, tmp_pat
     assert reasons[6] == "sampling failed: shard data are not finite"
     assert "contrast never moved" in reasons[7]
     assert "shard 5 left out of the consensus" in caplog.text
-    clean = combine(four_shards, shard_files, CMCConfig())
+    clean = combine(four_shards, CMCConfig(), shard_files)
     np.testing.assert_allclose(result.draws, clean.draws)
-    lenient = combine(four_shards + bad[1:2], shard_files, CMCConfig(max_divergence_rate=0.3))
+    lenient = combine(four_shards + bad[1:2], CMCConfig(max_divergence_rate=0.3), shard_files)
     assert lenient.n_shards_used == 5 and lenient.divergences == 140
 
 
@@ -385,16 +385,16 @@ def test_combine_without_usable_shards_is_an_error(shard_files, tmp_path):
     path = _posterior(tmp_path / "posterior_000.nc", 0, np.full((2, 10, 3), np.nan),
                       error="no data")
     with pytest.raises(FitError, match=r"no usable shard posterior.*shard 0: sampling failed"):
-        combine([path], shard_files, CMCConfig())
+        combine([path], CMCConfig(), shard_files)
     with pytest.raises(FitError, match="no shard posterior files"):
-        combine([], shard_files, CMCConfig())
+        combine([], CMCConfig(), shard_files)
 
 
 def test_combine_refuses_posteriors_of_different_runs(shard_files, four_shards, tmp_path):
     other = _posterior(tmp_path / "posterior_009.nc", 9,
                        np.random.default_rng(0).normal(size=(2, 300, 2)), names=NAMES[:2])
     with pytest.raises(FitError, match="different runs or settings"):
-        combine([*four_shards, other], shard_files, CMCConfig())
+        combine([*four_shards, other], CMCConfig(), shard_files)
 
 
 def test_combine_warns_on_heterogeneous_shards(shard_files, tmp_path, caplog):
@@ -404,7 +404,7 @@ def test_combine_warns_on_heterogeneous_shards(shard_files, tmp_path, caplog):
                         rng.normal([1e4 * (1 + k), -0.5, 0.3], sd, size=(2, 200, 3)))
              for k in range(3)]
     with caplog.at_level(logging.WARNING):
-        result = combine(paths, shard_files, CMCConfig())
+        result = combine(paths, CMCConfig(), shard_files)
     assert result.heterogeneous == ("D0",)
     assert result.heterogeneity["D0"] == pytest.approx(0.5, abs=0.01)
     assert "heterogeneity_cv" in caplog.text
@@ -423,7 +423,7 @@ def test_heterogeneity_of_a_near_zero_parameter_is_judged_by_posterior_sd():
 # ------------------------------------------------------------------------ outputs
 
 def test_write_cmc_writes_the_four_files_atomically(shard_files, four_shards, tmp_path):
-    result = combine(four_shards[:1], shard_files, CMCConfig())
+    result = combine(four_shards[:1], CMCConfig(), shard_files)
     out = layout.dataset(tmp_path, "d")
     paths = write_cmc(out, result, {"cmc_nuts": {"samples": 300}})
     assert [str(p) for p in paths] == [
@@ -453,7 +453,7 @@ def test_write_cmc_writes_the_four_files_atomically(shard_files, four_shards, tm
 
 
 def test_failed_write_leaves_no_file(shard_files, four_shards, tmp_path, monkeypatch):
-    result = combine(four_shards[:2], shard_files, CMCConfig())
+    result = combine(four_shards[:2], CMCConfig(), shard_files)
 
     def broken(path, tree):
         from homodyne.io import write_atomic
@@ -472,6 +472,6 @@ def test_failed_write_leaves_no_file(shard_files, four_shards, tmp_path, monkeyp
 
 
 def test_consensus_result_properties(shard_files, four_shards):
-    result = combine(four_shards, shard_files, CMCConfig())
+    result = combine(four_shards, CMCConfig(), shard_files)
     assert isinstance(result, ConsensusResult)
     assert (result.chains, result.draws_per_chain) == (2, 300)

@@ -224,7 +224,7 @@ def _check_compatible(posteriors: list[ShardPosterior]) -> None:
                 "from different runs or settings; rerun every shard with the same config")
 
 
-def combine(posterior_files, shard_files, cfg: CMCConfig) -> ConsensusResult:
+def combine(posterior_files, cfg: CMCConfig, shard_files=None) -> ConsensusResult:
     """Combine shard posterior files into the consensus posterior and check it.
 
     With one shard the consensus is that shard's draws unchanged (full-data NUTS).  With
@@ -233,8 +233,10 @@ def combine(posterior_files, shard_files, cfg: CMCConfig) -> ConsensusResult:
 
     Args:
         posterior_files: files written by :func:`homodyne.cmc.sample_shard` for one run.
-        shard_files: the run's shard files (all of them: together they are the dataset).
         cfg: ``max_divergence_rate``, ``heterogeneity_cv`` and ``seed`` are used.
+        shard_files: the run's shard files (all of them: together they are the dataset).
+            The pipeline always passes them; without them (posteriors examined on their
+            own) the consensus is not checked and ``check`` says so.
 
     Raises:
         FitError: no files, incompatible files, or no shard left after the checks.
@@ -253,13 +255,17 @@ def combine(posterior_files, shard_files, cfg: CMCConfig) -> ConsensusResult:
         reasons = "; ".join(f"shard {r.index}: {r.reason}" for r in reports)
         raise FitError(f"combine: no usable shard posterior ({reasons})")
     names = posteriors[0].names
-    shards = sorted((read_shard(f) for f in shard_files), key=lambda s: s.index)
-    if not shards or [s.index for s in shards] != list(range(shards[0].n_shards)):
-        raise FitError(f"combine: the shard files {[str(f) for f in shard_files]} are not one "
-                       "run's complete set of shards; remake the shards")
     consensus = consensus_draws([post.draws for post in used])
     diag = chain_diagnostics(consensus)  # of the chains, before any resampling
-    draws, check = self_check(consensus, names, shards, cfg.seed)
+    if shard_files is None:
+        draws, check = consensus, SelfCheck(np.nan, np.nan, consensus[..., 0].size, False,
+                                            "not checked: no shard files given")
+    else:
+        shards = sorted((read_shard(f) for f in shard_files), key=lambda s: s.index)
+        if not shards or [s.index for s in shards] != list(range(shards[0].n_shards)):
+            raise FitError(f"combine: the shard files {[str(f) for f in shard_files]} are not "
+                           "one run's complete set of shards; remake the shards")
+        draws, check = self_check(consensus, names, shards, cfg.seed)
     used_reports = [r for r in reports if r.used]
     cv = heterogeneity(np.array([r.mean for r in used_reports]),
                        np.array([r.sd for r in used_reports]))
