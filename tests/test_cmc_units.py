@@ -475,3 +475,11 @@ def test_consensus_result_properties(shard_files, four_shards):
     result = combine(four_shards, CMCConfig(), shard_files)
     assert isinstance(result, ConsensusResult)
     assert (result.chains, result.draws_per_chain) == (2, 300)
+
+
+def test_combine_without_shard_files_says_it_did_not_check(shard_files, four_shards):
+    checked = combine(four_shards, CMCConfig(), shard_files)
+    unchecked = combine(four_shards, CMCConfig())
+    assert np.isfinite(checked.check.k_hat) and not np.isfinite(unchecked.check.k_hat)
+    assert unchecked.check.message == "not checked: no shard files given"
+    assert not unchecked.check.reweighted
