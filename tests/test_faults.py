@@ -48,10 +48,10 @@ def _filtered(data, folder: Path) -> Path:
 def _shard(data, folder: Path) -> Path:
     analysis = AnalysisConfig(mode="static", dt=0.1)
     problem = build_problem(data, analysis)
-    estimate = NLSQEstimate(names=problem.names, values=problem.start,
-                            uncertainties=np.where(problem.free, 0.01 * problem.start, 0.0),
-                            free=problem.free)
-    return make_shards(data, estimate, CMCConfig(points_per_shard=10**6), folder / "shards",
+    sd = np.where(problem.free, 0.01 * problem.start, 0.0)
+    estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
+                            free=problem.free, covariance=np.diag(sd**2))
+    return make_shards(data, estimate, CMCConfig(shards=1), folder / "shards",
                        analysis=analysis)[0]
 
 

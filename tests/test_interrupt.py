@@ -108,7 +108,7 @@ def test_interrupt_mid_nlsq(tmp_path, signum):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM])
 def test_interrupt_mid_nuts(tmp_path, signum):
-    cmc = {"points_per_shard": 2000, "chains": 2, "warmup": 30, "samples": 30}
+    cmc = {"shards": 2, "chains": 2, "warmup": 30, "samples": 30}
     config, out = _config(tmp_path, frames=30, cmc=cmc, mode="static"), tmp_path / "out"
     run = Run(config, out, "cmc")
     run.wait_for("shards in")  # shards written; NUTS of the first shard starts now
