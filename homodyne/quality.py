@@ -501,19 +501,10 @@ def cmc_verdict(result, *, khat: float | None = None) -> dict:
 
 
 def find_khat(diagnostics: Mapping) -> float | None:
-    """The consensus k̂ of an ``mcmc_diagnostics.json`` mapping, if it records one: a
-    number under a key ``khat``/``k_hat``/``pareto_k`` at the top level or one level down."""
-    keys = ("khat", "k_hat", "pareto_k")
-    for scope in (diagnostics, *(v for v in diagnostics.values() if isinstance(v, Mapping))):
-        for k in keys:
-            value = scope.get(k)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            if isinstance(value, Mapping):
-                for inner in ("value", "max", "khat"):
-                    if isinstance(value.get(inner), int | float):
-                        return float(value[inner])
-    return None
+    """The consensus self-check's k̂ recorded in an ``mcmc_diagnostics.json`` mapping
+    (``self_check.k_hat``); ``None`` when the consensus was not checked (one shard)."""
+    value = (diagnostics.get("self_check") or {}).get("k_hat")
+    return float(value) if isinstance(value, int | float) else None
 
 
 # ------------------------------------------------------------------------------- data

@@ -192,9 +192,8 @@ def test_noise_scale_far_from_one(f, expected):
 
 def test_consensus_khat_is_read_when_the_diagnostics_carry_it():
     assert Q.find_khat({"overall": {"r_hat_max": 1.0}}) is None
-    assert Q.find_khat({"overall": {"khat": 0.82}}) == 0.82
-    assert Q.find_khat({"consensus_check": {"pareto_k": 0.4}}) == 0.4
-    assert Q.find_khat({"khat": {"value": 0.9}}) == 0.9
+    assert Q.find_khat({"self_check": {"k_hat": None, "message": "one shard"}}) is None
+    assert Q.find_khat({"self_check": {"k_hat": 0.82}}) == 0.82
     found = Q.cmc_reasons(fake_consensus(*WELL, priors=PRIORS), khat=0.82)
     assert checks(found) == [("khat", None)] and "0.82 > 0.7" in found[0]["message"]
     assert Q.cmc_reasons(fake_consensus(*WELL, priors=PRIORS), khat=0.5) == []
