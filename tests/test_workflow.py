@@ -39,16 +39,21 @@ def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
     return work
 
 
-def snakemake(work: Path, *args: str, profile: str | None = "local", env=None,
-              timeout: float = 600) -> subprocess.CompletedProcess:
+def snakemake_command(work: Path, profile: str | None = "local") -> list[str]:
+    """Snakemake on the demo config of ``work``, through ``profile`` (2 cores locally)."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
            str(work), "--configfile", str(work / "config.yaml")]
     if profile:
         cmd += ["--profile", str(ROOT / "profiles" / profile)]
     if profile in (None, "local"):
         cmd += ["--cores", "2"]
-    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
-                            env=env, cwd=work)
+    return cmd
+
+
+def snakemake(work: Path, *args: str, profile: str | None = "local", env=None,
+              timeout: float = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run([*snakemake_command(work, profile), *args], capture_output=True,
+                            text=True, timeout=timeout, env=env, cwd=work)
     (work / f"snakemake_{len(list(work.glob('snakemake_*.txt')))}.txt").write_text(
         result.stdout + result.stderr)
     return result
@@ -209,11 +214,8 @@ def test_interrupted_run_completes_on_rerun(tmp_path, demo_run):
     finished unless it is, and the same command completes the run."""
     work = _sharded_copy(demo_run, tmp_path, "interrupted")
     shutil.rmtree(work / "logs/demo/nuts")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
-           str(work), "--configfile", str(work / "config.yaml"), "--profile",
-           str(ROOT / "profiles/local"), "--cores", "2"]
     with open(work / "interrupted.txt", "w") as out:
-        head = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        head = subprocess.Popen(snakemake_command(work), stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         deadline = time.monotonic() + 300
         while not list((work / "logs/demo/nuts").glob("*.log")):
