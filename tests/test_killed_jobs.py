@@ -4,11 +4,12 @@ completes.
 
 One walk through the demo workflow, rule by rule in pipeline order: a Snakemake run asked
 for rule R's output, whose R job's script process is killed with SIGKILL once the job is
-working (its log file is open; the long steps are into their computation).  No handler runs on SIGKILL, so what is checked is
-what the files and Snakemake guarantee: no declared output of the killed job exists
-(atomic writes: a result appears only by a rename; Snakemake deletes the outputs of a failed
-job), no temporary file is left under a name that could be taken for a result, and the next
-run, which starts where the killed one stopped, ends with every result complete and valid.
+working (its log file is open; the long steps are into their computation).  No handler
+runs on SIGKILL, so what is checked is what the files and Snakemake guarantee: no declared
+output of the killed job exists (atomic writes: a result appears only by a rename;
+Snakemake deletes the outputs of a failed job), no temporary file is left under a name that
+could be taken for a result, and the next run, which starts where the killed one stopped,
+ends with every result complete and valid.
 """
 
 from __future__ import annotations
