@@ -10,7 +10,7 @@ and ``homodyne run --method cmc`` runs them in one process:
 
 from homodyne.cmc.combine import ConsensusResult, ShardReport, combine, consensus_draws
 from homodyne.cmc.priors import NLSQEstimate, read_nlsq_estimate
-from homodyne.cmc.sample import sample_shard, use_compilation_cache
+from homodyne.cmc.sample import sample_shard
 from homodyne.cmc.shard import make_shards, read_shard
 
 __all__ = [
@@ -23,5 +23,4 @@ __all__ = [
     "read_nlsq_estimate",
     "read_shard",
     "sample_shard",
-    "use_compilation_cache",
 ]

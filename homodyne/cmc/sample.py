@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.experimental.compilation_cache import compilation_cache
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
 
@@ -40,26 +39,9 @@ from homodyne.cmc.shard import Shard, read_shard
 from homodyne.config import CMCConfig
 from homodyne.errors import FitError
 from homodyne.io import write_atomic
+from homodyne.runtime import use_compilation_cache
 
 log = logging.getLogger(__name__)
-
-
-def use_compilation_cache(cache_dir: str | Path) -> None:
-    """Use ``cache_dir`` as JAX's persistent compilation cache, for every compiled program.
-
-    JAX caches only programs that took at least a second to compile by default; the
-    thresholds are set to zero so the smaller pieces are cached as well.  JAX opens its
-    cache once per process, so switching to another folder resets it.
-    """
-    cache_dir = str(Path(cache_dir).resolve())
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    previous = jax.config.jax_compilation_cache_dir
-    if previous != cache_dir:
-        jax.config.update("jax_compilation_cache_dir", cache_dir)
-        if previous:
-            compilation_cache.reset_cache()
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 def chain_layout(chains: int) -> tuple[int, int]:
