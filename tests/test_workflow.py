@@ -402,7 +402,10 @@ def test_homodyne_run_writes_the_workflow_files(tmp_path, demo_run):
     result = subprocess.run([sys.executable, "-m", "homodyne.cli", "run", "config.yaml",
                              "--method", "both", "--plots", "--output", "run"],
                             capture_output=True, text=True, cwd=work, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # The test's short NUTS (SMALL_CMC) may earn a `failed` verdict (exit 1, said on
+    # stderr); the workflow wrote the same verdict.  Any other failure is an error.
+    assert result.returncode == 0 or (result.returncode == 1 and "quality failed" in
+                                      result.stderr), result.stdout[-3000:] + result.stderr[-3000:]
     flow, run = work / "results/demo", work / "run/demo"
     def files(root):  # without the time stamps Snakemake keeps in directory() outputs
         return sorted(str(p.relative_to(root)) for p in root.rglob("*")
