@@ -3,6 +3,8 @@ on small static data without long NUTS runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -116,12 +118,21 @@ def test_nuts_starts_from_the_nlsq_mass_matrix(fitted, tmp_path, monkeypatch):
         init_kernel, sample_kernel = real_hmc(*args, **kwargs)
 
         def init(*a, **kw):
-            seen.append(np.asarray(kw["inverse_mass_matrix"]))
+            seen.append((np.asarray(kw["inverse_mass_matrix"]), kw["adapt_mass_matrix"]))
             return init_kernel(*a, **kw)
 
         return init, sample_kernel
 
     monkeypatch.setattr(sample_module, "hmc", spying_hmc)
     sample_shard(path, cfg, tmp_path / "posterior.nc")
-    (used,) = seen
+    ((used, adapted),) = seen
     np.testing.assert_allclose(used, inverse_mass_matrix(read_shard(path), False, True))
+    assert adapted is False  # kept: short warmup windows only made it worse
+
+
+def test_without_a_usable_nlsq_covariance_nuts_starts_from_the_identity(fitted):
+    shard = fitted[3][0]
+    bad = replace(shard, nlsq_covariance=np.full_like(shard.nlsq_covariance, np.nan))
+    assert inverse_mass_matrix(bad, True, True) is None
+    singular = replace(shard, nlsq_covariance=np.zeros_like(shard.nlsq_covariance))
+    assert inverse_mass_matrix(singular, True, True) is None

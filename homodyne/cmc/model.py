@@ -29,8 +29,13 @@ adapts to steps of order one.
 Mass matrix.  NUTS starts from the NLSQ covariance, ``K ×`` for a shard of ``1/K`` of the
 data, with the tempered prior's precision added, expressed in ``u`` (where ``dθ = h du``
 away from the bounds): :func:`inverse_mass_matrix`.  The physical parameters of laminar
-flow are strongly correlated (D0, alpha, D_offset), which a diagonal start cannot express;
-from the NLSQ covariance the sampler needs almost no adaptation (benchmarks/README.md).
+flow are strongly correlated (D0, alpha, D_offset), which a diagonal start cannot express.
+That matrix is kept for the whole run and warmup adapts the step size only: NumPyro
+re-estimates a mass matrix from windows of 25-75 warmup draws, far too few for 18
+correlated dimensions, and its estimate replaced a good start with a worse one (23 × 300
+laminar flow, full data: 35-41 leapfrog steps per draw after adaptation, 7-9 without, at
+the same effective sample size; benchmarks/README.md).  Only without a usable NLSQ
+covariance does NUTS start from the identity and adapt.
 """
 
 from __future__ import annotations
@@ -65,30 +70,30 @@ def coordinates(shard: Shard) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return loc, h, (lower - loc) / h, (upper - loc) / h
 
 
-def inverse_mass_matrix(shard: Shard, sample_sigma: bool, dense: bool) -> np.ndarray:
-    """Starting inverse mass matrix in the sampler's coordinates ``(u, w)``.
+def inverse_mass_matrix(shard: Shard, sample_sigma: bool, dense: bool) -> np.ndarray | None:
+    """Inverse mass matrix in the sampler's coordinates ``(u, w)``, or None without a usable
+    NLSQ covariance (NUTS then starts from the identity and adapts it).
 
     The expected shard posterior covariance of ``u``: ``(K Σ_NLSQ / (h hᵀ))⁻¹ + diag(h/s)²``
     inverted (data precision of ``1/K`` of the data plus the tempered prior's precision),
     and 1 for the noise coordinate ``w`` (its posterior sd by construction of ``h_f``).
-    Falls back to the identity (what NumPyro would start from) when the NLSQ covariance is
-    not finite and positive definite for the free parameters.  Diagonal of it when
-    ``dense`` is false.
+    None when the NLSQ covariance of the free parameters is not finite and positive
+    definite.  Diagonal of it when ``dense`` is false.
     """
     loc, h, _, _ = coordinates(shard)
     free = shard.problem.free
     cov = shard.nlsq_covariance[np.ix_(free, free)] * shard.n_shards / np.outer(h, h)
     ratio = h / shard.prior_scale[free]
-    matrix = np.eye(len(loc))
-    if np.all(np.isfinite(cov)):
-        try:
-            precision = np.linalg.inv(0.5 * (cov + cov.T)) + np.diag(ratio**2)
-            candidate = np.linalg.inv(precision)
-            candidate = 0.5 * (candidate + candidate.T)
-            if np.linalg.eigvalsh(candidate)[0] > 0:
-                matrix = candidate
-        except np.linalg.LinAlgError:
-            pass
+    if not np.all(np.isfinite(cov)):
+        return None
+    try:
+        precision = np.linalg.inv(0.5 * (cov + cov.T)) + np.diag(ratio**2)
+        matrix = np.linalg.inv(precision)
+    except np.linalg.LinAlgError:
+        return None
+    matrix = 0.5 * (matrix + matrix.T)
+    if not np.linalg.eigvalsh(matrix)[0] > 0:
+        return None
     if sample_sigma:
         matrix = np.block([[matrix, np.zeros((len(loc), 1))],
                            [np.zeros((1, len(loc))), np.ones((1, 1))]])

@@ -68,9 +68,10 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
     the model arguments, so each shard's points would be compiled into the program as
     constants and no two shards would share a compiled program.  Here the points are
     arguments of one ``pmap``-ped program (devices × chains per device), compiled once per
-    run and served by the persistent cache to every later shard job.  Every chain starts
-    from ``inverse_mass`` (:func:`homodyne.cmc.model.inverse_mass_matrix`) and adapts it
-    during warmup.
+    run and served by the persistent cache to every later shard job.  Every chain uses
+    ``inverse_mass`` (:func:`homodyne.cmc.model.inverse_mass_matrix`, from the NLSQ
+    covariance) throughout and adapts its step size; only when that is None does it start
+    from the identity and adapt the mass matrix too.
     """
 
     def potential(*data):
@@ -81,6 +82,7 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
     def chain(key, data):
         state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
                             inverse_mass_matrix=inverse_mass,
+                            adapt_mass_matrix=inverse_mass is None,
                             target_accept_prob=cfg.target_accept, trajectory_length=None,
                             max_tree_depth=cfg.max_tree_depth, model_args=data, rng_key=key)
         initial_energy = state.potential_energy
