@@ -1,17 +1,20 @@
 """Bayesian posteriors at production scale (run by hand; record numbers, date and load).
 
     .venv/bin/python -P benchmarks/production.py --frames 300 [--shards 1 100] [--workdir DIR]
+        [--cmc chains=2 samples=150 ...]
 
 Simulated laminar_flow, 23 angles, beta != 0 (D0 1e4, alpha -0.5, D_offset 10,
 gamma_dot_t0 0.002, beta 0.2, gamma_dot_t_offset 0, phi0 5), per-angle contrast of Fourier
 form (0.3 + 0.03 cos phi + 0.02 sin phi), noise 0.01, analysed with
 ``per_angle_mode: fourier``.  For each ``--shards`` value it runs the whole pipeline as a
 user does, ``homodyne run --method both`` in its own process with default settings except
-``cmc.shards``, and records wall and CPU time (the child's user + system), the machine load
+``cmc.shards`` (and the ``--cmc`` overrides, to afford K >= 100 shards on two cores), and
+records wall and CPU time (the child's user + system), the machine load
 (``uptime``) before and after, k-hat, the consensus ESS per CPU-second, the posterior sd
-against the NLSQ 1 sigma, and the truth in posterior sds.  The first value of ``--shards``
-is the reference (use 1: full-data NUTS); every other is compared with it: mean shift in
-reference posterior sds, sd ratio, largest correlation difference.
+against the NLSQ 1 sigma, and the truth in posterior sds.  Results accumulate in
+``<workdir>/23x<frames>/results.json`` keyed by run, so runs may be made one at a time; every
+run with more than one shard is compared with the full-data run (``--shards 1``, made
+first): mean shift in its posterior sds, sd ratio, largest correlation difference.
 """
 
 from __future__ import annotations
@@ -53,15 +56,17 @@ def dataset(work: Path, frames: int) -> Path:
     return path
 
 
-def run(work: Path, data: Path, shards) -> dict:
-    """``homodyne run --method both`` on ``data`` with ``cmc.shards: shards``."""
-    out = work / f"shards_{shards}"
+def run(work: Path, data: Path, shards, overrides: dict) -> dict:
+    """``homodyne run --method both`` on ``data`` with ``cmc.shards: shards`` and the
+    ``overrides`` of other ``cmc`` keys."""
+    cmc = {"shards": shards, **overrides}
+    out = work / "_".join(f"{k}_{v}" for k, v in cmc.items())
     config = out / "config.yaml"
     out.mkdir(parents=True, exist_ok=True)
     config.write_text(yaml.safe_dump({
         "datasets": [{"name": "lam", "file": str(data), "q": Q}],
         "analysis": {"mode": "laminar_flow", "dt": DT, "per_angle_mode": "fourier"},
-        "cmc": {"shards": shards}}))
+        "cmc": cmc}))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = _uptime()
     start = time.perf_counter()
@@ -86,7 +91,7 @@ def run(work: Path, data: Path, shards) -> dict:
     phys = [names.index(n) for n in PHYSICAL if n in names]
     nlsq_sd = np.array([nlsq["parameters"][names[k]]["uncertainty"] for k in phys], float)
     return {
-        "shards": shards, "n_shards": len(diag["shards"]), "wall_s": wall, "cpu_s": cpu,
+        "run": out.name, "cmc": cmc, "n_shards": len(diag["shards"]), "wall_s": wall, "cpu_s": cpu,
         "nlsq_s": nlsq["seconds"], "nuts_s": sum(s["seconds"] for s in diag["shards"]),
         "load_before": load_before, "load_after": _uptime(),
         "k_hat": diag["self_check"]["k_hat"], "weight_ess": diag["self_check"]["ess"],
@@ -116,20 +121,25 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--shards", nargs="+", default=["1"])
     ap.add_argument("--workdir", type=Path, default=Path("benchmark_production"))
+    ap.add_argument("--cmc", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="other cmc settings of these runs (integers), e.g. chains=2")
     args = ap.parse_args()
+    overrides = {k: int(v) for k, v in (item.split("=", 1) for item in args.cmc)}
     work = args.workdir / f"23x{args.frames}"
     work.mkdir(parents=True, exist_ok=True)
     data = dataset(work, args.frames)
-    results = []
+    store = work / "results.json"
+    results = json.loads(store.read_text()) if store.exists() else {}
     for shards in args.shards:
         shards = shards if shards == "auto" else int(shards)
-        r = run(work, data, shards)
-        if results:
-            r["versus_reference"] = compare(results[0], r)
-        results.append(r)
+        r = run(work, data, shards, overrides)
+        reference = results.get("shards_1")
+        if r["n_shards"] > 1 and reference is not None:
+            r["versus_full_data"] = compare(reference, r)
+        results[r["run"]] = r
         slim = {k: v for k, v in r.items() if k not in ("names", "mean", "sd", "corr")}
         print(json.dumps(slim, indent=1), flush=True)
-        (work / "results.json").write_text(json.dumps(results, indent=1))
+        store.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

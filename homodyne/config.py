@@ -135,8 +135,8 @@ class CMCConfig:
     shards: int | str = "auto"
     shards_per_job: int | str = "auto"
     chains: int = 4
-    warmup: int = 150
-    samples: int = 250
+    warmup: int = 100
+    samples: int = 200
     target_accept: float = 0.85
     max_tree_depth: int = 10
     dense_mass: bool = True
