@@ -8,8 +8,8 @@ Before a fit of D(t) is believed, the data are looked at without a model (docs/p
   scatter of those pairs along the diagonal.  For a stationary sample the scatter is the
   noise; a sample that ages adds its drift to it, so the error is honest either way.
 * :func:`ageing` -- the same average in windows of the age ``t_age = (t1 + t2) / 2``, and
-  per window a decay time: where ``g2 - baseline`` falls to 1/e of its value at the
-  shortest lag, interpolated in log τ.  A window where that time is undefined gets NaN
+  per window a decay time: how long ``g2 - baseline`` takes to fall to 1/e of its value at
+  the shortest lag (:func:`decay_time`).  A window where that time is undefined gets NaN
   and a reason, never an invented number.
 * :func:`candidate_bad_frames` -- frames whose row of c2 departs from its neighbours by
   many robust standard deviations (beam dumps, shutter closures, detector glitches):
@@ -114,10 +114,12 @@ def baseline(c2, keep, t) -> np.ndarray:
 
 
 def decay_time(tau, g2, base) -> tuple[float, str]:
-    """Where ``g2 - base`` falls to 1/e of its value at the shortest lag with data.
+    """The time ``g2 - base`` takes to fall to 1/e of its value at the shortest lag τ₁.
 
-    Interpolated linearly in log τ between the last lag above and the first at or below
-    1/e.  Returns ``(time, "")`` or ``(nan, reason)``.
+    The lag where it reaches 1/e is interpolated linearly in log τ between the last lag
+    above and the first at or below; the decay time is that lag minus τ₁, so a single
+    exponential ``exp(-τ/τ_c)`` gives exactly ``τ_c`` at any frame time.  Returns
+    ``(time, "")`` or ``(nan, reason)``.
     """
     tau, y = np.asarray(tau), np.asarray(g2) - base
     have = np.flatnonzero(np.isfinite(y))
@@ -133,7 +135,8 @@ def decay_time(tau, g2, base) -> tuple[float, str]:
     b = below[0]
     a = have[have < b][-1]
     frac = (y[a] - y0 / math.e) / (y[a] - y[b])
-    return float(np.exp(np.log(tau[a]) + frac * (np.log(tau[b]) - np.log(tau[a])))), ""
+    crossing = np.exp(np.log(tau[a]) + frac * (np.log(tau[b]) - np.log(tau[a])))
+    return float(crossing - tau[have[0]]), ""
 
 
 def age_edges(t, n_windows: int) -> np.ndarray:
