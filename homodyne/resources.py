@@ -41,7 +41,7 @@ _PER_INPUT_MB = {
 _MINUTES = {"load": 10, "filter": 10, "nlsq": 30, "shard": 10, "nuts": 60, "combine": 15,
             "plot": 15, "twotime": 10, "summary": 5}
 _MINUTES_PER_GB = {"load": 5, "filter": 5, "nlsq": 60, "shard": 10, "nuts": 600,
-                   "combine": 10, "plot": 20, "summary": 0}
+                   "combine": 10, "plot": 20, "twotime": 10, "summary": 0}
 
 SHARDS_PER_JOB_AUTO = 5
 """Shards bundled per scheduler job when ``cmc.shards_per_job: auto``: a shard's NUTS takes

@@ -224,3 +224,31 @@ def test_a_masked_frame_range_keeps_a_clean_fit_and_removes_the_bias_of_glitches
     for name, value in truth.items():
         v, s = repaired[name]
         assert abs(v - value) < 3 * s, (name, v, s)
+
+
+def test_validate_suggests_bad_frames_and_checks_the_ranges(tmp_path):
+    import h5py
+
+    from homodyne.data import simulate
+    from homodyne.validate import validate_data
+
+    path = simulate(tmp_path / "g.h5", mode="static", params={"D0": 2e4, "alpha": -0.3},
+                    phi=[0.0, 45.0], n_frames=60, dt=DT, q=Q, noise=0.01, seed=1)
+    with h5py.File(path, "r+") as fh:  # file frames 31-33 (1-based) lose their correlation
+        for matrix in fh["xpcs/twotime/correlation_map"].values():
+            m = matrix[()]
+            m[30:33, :] = m[:, 30:33] = 1.0
+            matrix[...] = m
+    entry = {"file": str(path), "q": Q}
+    config = {"analysis": {"mode": "static", "dt": DT}, "datasets": [
+        {"name": "raw", **entry},
+        {"name": "masked", **entry, "frames_exclude": [[31, 33]]},
+        {"name": "stale", **entry, "frames": [1, 20], "frames_exclude": [[31, 33]]}]}
+    report = validate_data(config)
+    suggestions = [w for w in report.warnings if "frames_exclude: [[31, 33]]" in w]
+    assert len(suggestions) == 1 and suggestions[0].startswith("datasets[0] (raw)")
+    assert report.problems == ("datasets[2].frames_exclude: " + str(path) +
+                               ": frames_exclude range [31, 33] lies outside the fitted "
+                               "frames 2..20; remove it or fix the numbers",)
+    raw, masked = report.datasets[:2]
+    assert raw.n_points - masked.n_points == 2 * (3 * 58 - 3)
