@@ -252,3 +252,25 @@ def test_validate_suggests_bad_frames_and_checks_the_ranges(tmp_path):
                                "frames 2..20; remove it or fix the numbers",)
     raw, masked = report.datasets[:2]
     assert raw.n_points - masked.n_points == 2 * (3 * 58 - 3)
+
+
+def test_the_view_figures_and_greyed_pairs():
+    from homodyne.plots.c2 import masked
+    from homodyne.plots.twotime import ageing_figure, one_time_figure
+
+    t, c2 = _static(30, -0.5, d0=8.0e4)
+    c2 = np.repeat(c2, 3, axis=0)
+    keep = np.ones((30, 30), dtype=bool)
+    tau, g2, err, _ = twotime.one_time_from_two_time(c2, keep, DT)
+    fig = one_time_figure(tau, [0.0, 45.0, 90.0], g2, err, g2, title="t")
+    assert sum(ax.get_visible() for ax in fig.axes) == 3
+    assert fig.axes[0].get_xscale() == "log"
+    a = twotime.ageing(c2, keep, t, DT, 3)
+    a_decay = a.decay_time.copy()
+    a_decay[1, 0] = np.nan
+    fig = ageing_figure(a.age, a.edges, [0.0, 45.0, 90.0], a_decay, a.decay_time, title="t")
+    assert "1 undefined" in fig.axes[1].get_title()
+    excluded = np.arange(30) == 7
+    grey = masked(c2, excluded)
+    assert np.isnan(grey[:, 7, :]).all() and np.isnan(grey[:, :, 7]).all()
+    assert np.isfinite(np.delete(np.delete(grey, 7, axis=1), 7, axis=2)).all()

@@ -19,6 +19,12 @@ from matplotlib.figure import Figure
 from homodyne.plots.figure import panel_grid, styled
 
 
+def _panel(n: int, max_cols: int) -> tuple[float, float]:
+    """Panel size (inches): 3 wide, wider with fewer than three angles so the two-line
+    title fits."""
+    return max(3.0, 7.0 / min(n, max_cols)), 2.2
+
+
 def _finish(fig, axes, n: int, title: str, xlabel: str, ylabel: str) -> None:
     rows, cols = axes.shape
     for p, ax in enumerate(axes.flat):
@@ -44,7 +50,7 @@ def one_time_figure(tau, phi, g2, g2_err, g2_model, *, title: str,
         title: figure title (dataset, mode, q).
     """
     n = len(phi)
-    fig, axes = panel_grid(n, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
+    fig, axes = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
                            edges=(0.75, 0.2, 0.55, 0.75))
     for p, ax in enumerate(axes.flat[:n]):
         ax.errorbar(tau, g2[p], yerr=np.nan_to_num(g2_err[p]), fmt="o", ms=2.5,
@@ -70,7 +76,7 @@ def ageing_figure(age, edges, phi, decay, decay_model, *, title: str,
         title: figure title (dataset, mode, q).
     """
     n = len(phi)
-    fig, axes = panel_grid(n, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
+    fig, axes = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
                            edges=(0.75, 0.2, 0.55, 0.75), sharex=True)
     half = 0.5 * np.diff(edges)
     for p, ax in enumerate(axes.flat[:n]):
