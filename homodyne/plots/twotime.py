@@ -19,6 +19,11 @@ from matplotlib.figure import Figure
 from homodyne.plots.figure import panel_grid, styled
 
 
+def log_spaced(n: int, count: int) -> np.ndarray:
+    """Indices of about ``count`` of ``n`` lags spaced evenly in log (every one if fewer)."""
+    return np.unique(np.round(np.geomspace(1, n, min(n, count))).astype(int)) - 1
+
+
 def _panel(n: int, max_cols: int) -> tuple[float, float]:
     """Panel size (inches): 3 wide, wider with fewer than three angles so the two-line
     title fits."""
@@ -41,8 +46,11 @@ def _finish(fig, axes, n: int, title: str, xlabel: str, ylabel: str) -> None:
 
 @styled
 def one_time_figure(tau, phi, g2, g2_err, g2_model, *, title: str,
-                    max_cols: int = 4) -> Figure:
+                    max_cols: int = 4, max_points: int = 80) -> Figure:
     """One-time g2 of each angle: data ± standard error, model line, log τ.
+
+    Data markers are thinned to about ``max_points`` lags spaced evenly in log τ (a log axis
+    crowds the long lags into a blot otherwise); the model line uses every lag.
 
     Args:
         tau: lags (s), ``(n_lags,)``.  phi: angles (degrees).
@@ -52,8 +60,10 @@ def one_time_figure(tau, phi, g2, g2_err, g2_model, *, title: str,
     n = len(phi)
     fig, axes = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
                            edges=(0.75, 0.2, 0.55, 0.75))
+    shown = log_spaced(len(tau), max_points)
     for p, ax in enumerate(axes.flat[:n]):
-        ax.errorbar(tau, g2[p], yerr=np.nan_to_num(g2_err[p]), fmt="o", ms=2.5,
+        ax.errorbar(tau[shown], g2[p, shown], yerr=np.nan_to_num(g2_err[p, shown]), fmt="o",
+                    ms=2.5,
                     color="tab:blue", elinewidth=0.6, alpha=0.8, label="data ± s.e.")
         ax.plot(tau, g2_model[p], color="tab:red", lw=1.3, label="fit", zorder=3)
         ax.set_xscale("log")
