@@ -261,24 +261,29 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
     warnings = []
     for k, row in enumerate(rows):
         if config is not None and row.n_points is not None:  # the selection is valid
-            for r in quality.dataset_reasons(config.datasets[k]):
+            ds = config.datasets[k]
+            try:  # loaded once for both data checks
+                data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
+                            frames=ds.frames)
+            except DataQualityError:
+                data = None  # dataset_reasons reports the loader's message
+            for r in quality.dataset_reasons(ds, data):
                 target = problems if r["severity"] == quality.FAILED else warnings
                 target.append(f"datasets[{k}] ({row.name}): {r['message']}")
-            warnings += [f"datasets[{k}] ({row.name}): {w}"
-                         for w in bad_frame_suggestions(config.datasets[k])]
+            if data is not None:
+                warnings += [f"datasets[{k}] ({row.name}): {w}"
+                             for w in bad_frame_suggestions(ds, data)]
     return Report(source, tuple(problems), tuple(rows), tuple(warnings))
 
 
-def bad_frame_suggestions(ds: DatasetConfig) -> list[str]:
-    """Frames whose rows of c2 depart from their neighbours' (:mod:`homodyne.twotime`), as
-    suggestions for ``frames_exclude``; nothing is excluded here.  Frames the dataset
-    already excludes are not suggested again."""
+def bad_frame_suggestions(ds: DatasetConfig, data) -> list[str]:
+    """Frames of the loaded dataset ``data`` whose rows of c2 depart from their neighbours'
+    (:mod:`homodyne.twotime`), as suggestions for ``frames_exclude``; nothing is excluded
+    here.  Frames the dataset already excludes are not suggested again."""
     try:
-        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
-                    frames=ds.frames)
         excluded = preprocess.excluded_frames(ds.frames_exclude, data.provenance.frames)
-    except (DataQualityError, ConfigError):
-        return []  # reported as problems by the other checks
+    except ConfigError:
+        return []  # reported as a problem by _check_dataset
     first = data.provenance.frames[0] + 1  # file number of fitted frame 0
     found = twotime.candidate_bad_frames(data.c2, excluded)
     if not found:
