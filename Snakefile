@@ -1,5 +1,5 @@
-# homodyne workflow: load -> filter -> nlsq -> shard (checkpoint) -> nuts (one job per shard)
-# -> combine -> plot -> summary, for every dataset of the config.
+# homodyne workflow: load -> filter -> nlsq -> twotime (model-free views) and shard
+# (checkpoint) -> nuts (one job per shard) -> combine -> plot -> summary, for every dataset.
 #
 #   snakemake --profile profiles/local                     # the built-in demo
 #   snakemake --profile profiles/local --configfile my.yaml
@@ -15,6 +15,7 @@ min_version("9.0")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/nlsq.smk"
+include: "workflow/rules/twotime.smk"
 include: "workflow/rules/cmc.smk"
 include: "workflow/rules/plot.smk"
 

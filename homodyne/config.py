@@ -148,6 +148,13 @@ class CMCConfig:
 
 
 @dataclass(frozen=True)
+class TwoTimeConfig:
+    """Model-free views of the two-time data (the ``twotime`` section, homodyne.twotime)."""
+
+    age_windows: int = 5
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     """One dataset with its fully resolved settings (global sections + its overrides)."""
 
@@ -159,6 +166,8 @@ class DatasetConfig:
     cmc: CMCConfig
     phi_ranges: tuple[tuple[float, float], ...] | None = None
     frames: tuple[int, int] | None = None
+    frames_exclude: tuple[tuple[int, int], ...] = ()
+    twotime: TwoTimeConfig = field(default_factory=TwoTimeConfig)
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,8 @@ def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
         phi_ranges=(tuple((float(lo), float(hi)) for lo, hi in entry["phi_ranges"])
                     if "phi_ranges" in entry else None),
         frames=tuple(entry["frames"]) if "frames" in entry else None,
+        frames_exclude=tuple((int(a), int(b)) for a, b in entry.get("frames_exclude", ())),
+        twotime=TwoTimeConfig(age_windows=int(raw["twotime"]["age_windows"])),
     )
 
 
@@ -277,6 +288,10 @@ def check_config(data: dict) -> tuple[dict, list[str]]:
             if "frames" in entry and entry["frames"][0] > entry["frames"][1]:
                 problems.append(f"datasets[{k}].frames: start {entry['frames'][0]} is after "
                                 f"end {entry['frames'][1]}")
+            for r, (a, b) in enumerate(entry.get("frames_exclude", ())):
+                if a > b:
+                    problems.append(f"datasets[{k}].frames_exclude[{r}]: start {a} is after "
+                                    f"end {b}")
             if entry.get("analysis") and not global_problems:
                 merged = _merged(raw["analysis"], entry["analysis"])
                 problems += _analysis_problems(merged, f"datasets[{k}].analysis")

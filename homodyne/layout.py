@@ -10,6 +10,8 @@ ask this module for paths, so the layout is written down once::
     <root>/<dataset>/cmc/posteriors/posterior_<k>.nc
     <root>/<dataset>/cmc/mcmc_parameters.json, mcmc_diagnostics.json, mcmc_results.npz,
                      mcmc_inference_data.nc
+    <root>/<dataset>/twotime/one_time.{npz,png}     one-time g2 of data and fit
+    <root>/<dataset>/twotime/ageing.{npz,png}       g2 and decay time per age window
     <root>/<dataset>/plots/                         figures of the dataset
     <root>/<dataset>/analysis_summary.json
     <root>/plots/datasets_parameters.png            parameters across datasets
@@ -90,6 +92,30 @@ class DatasetLayout:
     @property
     def cmc_netcdf(self) -> str:
         return self._path("cmc", "mcmc_inference_data.nc")
+
+    @property
+    def twotime(self) -> str:
+        return self._path("twotime")
+
+    @property
+    def one_time(self) -> str:
+        return self._path("twotime", "one_time.npz")
+
+    @property
+    def ageing(self) -> str:
+        return self._path("twotime", "ageing.npz")
+
+    @property
+    def one_time_figure(self) -> str:
+        return self._path("twotime", "one_time.png")
+
+    @property
+    def ageing_figure(self) -> str:
+        return self._path("twotime", "ageing.png")
+
+    def has_twotime(self) -> bool:
+        """Model-free views exist (for ``homodyne plot`` on a results folder)."""
+        return Path(self.one_time).is_file() and Path(self.ageing).is_file()
 
     @property
     def plots(self) -> str:

@@ -80,8 +80,9 @@ class Problem:
     shard samples (a shard is :meth:`rows` of the dataset's problem).  Points are the
     off-diagonal upper triangle of every angle, laid out densely by
     :func:`homodyne.physics.folded_triangle`: ``ia, ja`` ``(R, C)`` frame pairs shared by all
-    angles, ``mask`` false on padding, ``y`` ``(n_phi, R, C)`` the data at those pairs and
-    ``sigma`` the noise of each angle.
+    angles, ``mask`` false on padding and on pairs touching a frame of ``frames_exclude``
+    (the model still integrates over every frame of ``t``), ``y`` ``(n_phi, R, C)`` the data
+    at those pairs and ``sigma`` the noise of each angle.
     """
 
     mode: str
@@ -184,8 +185,10 @@ def check_fixed(names, fixed, effective: str) -> np.ndarray:
 def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
     """Assemble points, noise, start values, bounds and free mask of one dataset."""
     mode = registry.canonical_mode(analysis.mode)
+    ok = data.frame_ok
+    used = data.c2 if ok.all() else data.c2[:, ok][:, :, ok]  # estimates skip excluded pairs
     scaling = angle_scaling(
-        analysis.per_angle_mode, data.phi, data.c2, data.t,
+        analysis.per_angle_mode, data.phi, used, data.t[ok],
         fourier_order=analysis.fourier_order,
         contrast_bounds=analysis.scaling_bounds("contrast"),
         offset_bounds=analysis.scaling_bounds("offset"),
@@ -195,6 +198,7 @@ def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
     free = check_fixed(names, analysis.fixed, scaling.effective)
     sigma = _sigma(data, analysis)
     ia, ja, mask = folded_triangle(data.n_frames)
+    mask = mask & ok[ia] & ok[ja]  # frames_exclude: left out, still on the time grid
     return Problem(
         mode=mode, names=names, n_physical=len(init), scaling=scaling,
         start=np.concatenate([init, scaling.initial]).astype(np.float64),

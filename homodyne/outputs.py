@@ -6,6 +6,7 @@ atomic helpers of :mod:`homodyne.io`, so a result file either is complete or doe
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,7 +69,8 @@ def write_nlsq(ds: DatasetLayout, result: FitResult, data: XPCSData, analysis,
     """Write the dataset's ``nlsq_results.json`` and ``.npz``; return the paths.
 
     The npz holds the fitted model on the full grid (``c2_fit``) and the residuals
-    ``c2_exp - c2_fit``; ``sigma`` is stored so they can be normalised.
+    ``c2_exp - c2_fit``; ``sigma`` is stored so they can be normalised, ``excluded`` (frames
+    of ``frames_exclude``, whose pairs the fit left out) so figures can grey them.
     """
     c2_fit = build_problem(data, analysis).model_matrix(result.values)
     npz = write_npz(
@@ -76,10 +78,39 @@ def write_nlsq(ds: DatasetLayout, result: FitResult, data: XPCSData, analysis,
         parameters=result.values, names=np.array(result.names), covariance=result.covariance,
         uncertainties=result.uncertainties, phi=data.phi, t=data.t, sigma=data.sigma,
         c2_exp=data.c2, c2_fit=c2_fit, residuals=data.c2 - c2_fit,
-        contrast=result.contrast, offset=result.offset,
+        contrast=result.contrast, offset=result.offset, excluded=~data.frame_ok,
     )
     js = write_json(ds.nlsq_json, nlsq_summary(result, data, settings))
     return [js, npz]
+
+
+def write_twotime(ds: DatasetLayout, data: XPCSData, c2_fit: np.ndarray, n_windows: int,
+                  settings: dict) -> list[Path]:
+    """Write the model-free views ``one_time.npz`` and ``ageing.npz`` (docs/outputs.md).
+
+    Data and fitted model (``c2_fit``, ``(n_phi, N, N)`` on the data's grid) are reduced by
+    the same functions over the same pairs: every pair off the diagonal whose frames are
+    not excluded.  Each file records ``settings`` as JSON.
+    """
+    from homodyne import twotime
+
+    keep = data.pair_ok
+    tau, g2, g2_err, count = twotime.one_time_from_two_time(data.c2, keep, data.dt)
+    _, g2_model, _, _ = twotime.one_time_from_two_time(c2_fit, keep, data.dt)
+    data_age = twotime.ageing(data.c2, keep, data.t, data.dt, n_windows)
+    model_age = twotime.ageing(c2_fit, keep, data.t, data.dt, n_windows)
+    common = {"phi": data.phi, "tau": tau, "excluded": ~data.frame_ok, "q": data.q,
+              "dt": data.dt, "settings": json.dumps(settings, sort_keys=True)}
+    one = write_npz(ds.one_time, g2=g2, g2_err=g2_err, g2_model=g2_model, count=count,
+                    **common)
+    age = write_npz(
+        ds.ageing, age=data_age.age, age_edges=data_age.edges, g2=data_age.g2,
+        g2_err=data_age.g2_err, g2_model=model_age.g2, count=data_age.count,
+        baseline=data_age.baseline, baseline_model=model_age.baseline,
+        decay_time=data_age.decay_time, decay_reason=data_age.reason,
+        decay_time_model=model_age.decay_time, decay_reason_model=model_age.reason,
+        **common)
+    return [one, age]
 
 
 def parameter_table(result: FitResult) -> str:

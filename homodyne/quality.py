@@ -596,18 +596,20 @@ def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = No
     return out
 
 
-def dataset_reasons(ds) -> list[dict]:
+def dataset_reasons(ds, data=None) -> list[dict]:
     """:func:`data_reasons` of a configured dataset as ``homodyne run`` will load it (both
     triangles as stored); a dataset the loader refuses gives one ``failed`` reason with the
-    loader's message.  The one check here that reads files: ``homodyne validate`` calls it."""
+    loader's message.  The one check here that reads files: ``homodyne validate`` calls it,
+    passing ``data`` when it has loaded the dataset already."""
     from homodyne.data import load
     from homodyne.errors import DataQualityError
 
-    try:
-        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
-                    frames=ds.frames)
-    except DataQualityError as exc:
-        return [reason("data", str(exc), severity=FAILED)]
+    if data is None:
+        try:
+            data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
+                        frames=ds.frames)
+        except DataQualityError as exc:
+            return [reason("data", str(exc), severity=FAILED)]
     return data_reasons(data.c2, str(ds.file), phi=data.phi, raw=True)
 
 

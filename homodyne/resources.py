@@ -24,6 +24,7 @@ _BASE_MB = {
     "nuts": 1500,  # + NumPyro and the pmapped sampler: 680-1190 MB measured per shard job
     "combine": 1000,
     "plot": 1000,
+    "twotime": 1000,  # + matplotlib, as plot
     "summary": 1000,
 }
 _PER_INPUT_MB = {
@@ -34,12 +35,13 @@ _PER_INPUT_MB = {
     "nuts": 20.0,  # padded points, per-chain gradients
     "combine": 4.0,
     "plot": 6.0,
+    "twotime": 4.0,  # data, the fitted model, their one-time and windowed averages
     "summary": 0.0,
 }
 _MINUTES = {"load": 10, "filter": 10, "nlsq": 30, "shard": 10, "nuts": 60, "combine": 15,
-            "plot": 15, "summary": 5}
+            "plot": 15, "twotime": 10, "summary": 5}
 _MINUTES_PER_GB = {"load": 5, "filter": 5, "nlsq": 60, "shard": 10, "nuts": 600,
-                   "combine": 10, "plot": 20, "summary": 0}
+                   "combine": 10, "plot": 20, "twotime": 10, "summary": 0}
 
 SHARDS_PER_JOB_AUTO = 5
 """Shards bundled per scheduler job when ``cmc.shards_per_job: auto``: a shard's NUTS takes

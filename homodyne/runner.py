@@ -2,7 +2,7 @@
 in one process for users without Snakemake.
 
 Each dataset goes through :mod:`homodyne.steps` exactly as the Snakemake rules chain them
-(load, filter, nlsq, shard, nuts per shard, combine, plot, summary), with the paths of
+(load, filter, nlsq, twotime, shard, nuts per shard, combine, plot, summary), with the paths of
 :mod:`homodyne.layout`, so both drivers give the same result files.
 """
 
@@ -28,8 +28,8 @@ def without_cmc(ds: DatasetConfig) -> DatasetConfig:
 
 
 def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = None) -> FitResult:
-    """Every step of one dataset; CMC steps when ``ds.cmc.enable``; figures unless ``plots``
-    is None.
+    """Every step of one dataset; CMC steps when ``ds.cmc.enable``; figures (those of the
+    model-free views included) unless ``plots`` is None.
 
     Returns:
         The NLSQ fit.
@@ -39,6 +39,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
     steps.filter_step(ds, out.loaded, out.filtered)
     Path(out.loaded).unlink()  # temporary, as in the workflow
     result = steps.nlsq_step(ds, out.filtered, out)
+    steps.twotime_step(ds, out.filtered, out.nlsq_npz, out, plots)
     if ds.cmc.enable:
         if not result.success:
             log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its last "

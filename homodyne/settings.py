@@ -15,7 +15,8 @@ exist (``loaded.h5`` is temporary): Snakemake cannot then compare the settings i
 with, but it can compare those of the step that read it.
 
 The ``cmc`` keys are split by the step that reads them; a test checks that every key of
-:class:`homodyne.config.CMCConfig` is claimed by exactly one step or by :data:`CMC_NO_OUTPUT`.
+:class:`homodyne.config.CMCConfig` is claimed by exactly one step or by :data:`CMC_NO_OUTPUT`,
+and that every key of a dataset entry and of the ``twotime`` section reaches a step.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CMC_COMBINE = ("max_divergence_rate", "heterogeneity_cv")
 CMC_NO_OUTPUT = ("enable", "shards_per_job")
 """Keys that change which jobs exist or how they are bundled, never a file's content."""
 
-STEPS = ("load", "filter", "nlsq", "shard", "nuts", "combine", "plot", "summary")
+STEPS = ("load", "filter", "nlsq", "twotime", "shard", "nuts", "combine", "plot", "summary")
 
 
 def _plain(value):
@@ -63,6 +64,8 @@ def _own(ds: DatasetConfig, step: str, plots: Mapping | None) -> dict:
     if step == "load":
         return {"data": {"file": str(ds.file), "q": ds.q, "dt": ds.analysis.dt,
                          "frames": _plain(ds.frames), "phi_ranges": _plain(ds.phi_ranges)}}
+    if step == "filter":
+        return {"filter": {"frames_exclude": _plain(ds.frames_exclude)}}
     if step == "nlsq":
         return {"analysis": _plain(ds.analysis), "nlsq": _plain(ds.nlsq)}
     if step == "shard":
@@ -71,6 +74,8 @@ def _own(ds: DatasetConfig, step: str, plots: Mapping | None) -> dict:
         return {"cmc_nuts": _cmc(ds, CMC_NUTS)}
     if step == "combine":
         return {"cmc_combine": _cmc(ds, CMC_COMBINE)}
+    if step == "twotime":
+        return {"twotime": _plain(ds.twotime), "plots": _plain(dict(plots or {}))}
     if step == "plot":
         return {"plots": _plain(dict(plots or {}))}
     return {}
@@ -83,6 +88,8 @@ def _upstream(ds: DatasetConfig, step: str) -> tuple[str, ...]:
     """``step`` and the steps whose output reaches it, in pipeline order."""
     if step in _CHAIN:
         return _CHAIN[: _CHAIN.index(step) + 1]
+    if step == "twotime":  # the filtered data and the NLSQ model only
+        return (*_CHAIN[: _CHAIN.index("nlsq") + 1], step)
     last = "combine" if ds.cmc.enable else "nlsq"
     return (*_CHAIN[: _CHAIN.index(last) + 1], step)
 
@@ -93,7 +100,8 @@ def step_settings(ds: DatasetConfig, step: str, plots: Mapping | None = None) ->
     Args:
         ds: the dataset with its resolved settings.
         step: one of :data:`STEPS`.
-        plots: the config's ``plots`` section (figure settings; only ``plot`` reads it).
+        plots: the config's ``plots`` section (figure settings; ``plot`` and ``twotime``
+            read it).
     """
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r} (steps: {', '.join(STEPS)})")

@@ -17,15 +17,25 @@ from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
+
 import homodyne
 from homodyne import quality, signals
 from homodyne.config import DatasetConfig, parse_config
-from homodyne.data import load, read_xpcs, require_finite, select_angles, write_xpcs
+from homodyne.data import (
+    exclude_frames,
+    load,
+    read_xpcs,
+    require_finite,
+    select_angles,
+    write_xpcs,
+)
+from homodyne.errors import DataFormatError
 from homodyne.io import write_json
 from homodyne.layout import DatasetLayout
 from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import parameter_table, write_cmc, write_nlsq
-from homodyne.plots.files import read_json
+from homodyne.outputs import parameter_table, write_cmc, write_nlsq, write_twotime
+from homodyne.plots.files import read_json, read_npz
 from homodyne.settings import step_settings
 
 log = logging.getLogger(__name__)
@@ -78,10 +88,16 @@ def load_step(ds: DatasetConfig, out: str | Path) -> Path:
 
 
 def filter_step(ds: DatasetConfig, loaded: str | Path, out: str | Path) -> Path:
-    """Keep the configured angles (``phi_ranges``); they must hold finite values only."""
+    """Keep the configured angles (``phi_ranges``), which must hold finite values only, and
+    mark the frames of ``frames_exclude``: every step after this one leaves their pairs out,
+    while the models still integrate over the whole time grid."""
     data = require_finite(select_angles(read_xpcs(loaded), ds.phi_ranges))
+    data = exclude_frames(data, ds.frames_exclude)
     log.info("%s: %d angles kept: %s", ds.name, data.n_phi,
              ", ".join(f"{p:g}" for p in data.phi))
+    if ds.frames_exclude:
+        log.info("%s: %d of %d frames excluded (frames_exclude %s)", ds.name,
+                 int((~data.frame_ok).sum()), data.n_frames, list(ds.frames_exclude))
     return write_xpcs(out, data)
 
 
@@ -93,6 +109,49 @@ def nlsq_step(ds: DatasetConfig, filtered: str | Path, out: DatasetLayout) -> Fi
     log.info("%s\n%s", ds.name, parameter_table(result))
     log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
     return result
+
+
+def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
+                 out: DatasetLayout, plots: Mapping | None) -> list[Path]:
+    """The model-free views (one-time g2, ageing) of the filtered data with the NLSQ model
+    reduced the same way; their figures unless ``plots`` is None."""
+    from homodyne.plots import plot_twotime
+
+    data = read_xpcs(filtered)
+    c2_fit = _fitted_matrix(nlsq_npz, data)
+    settings = step_settings(ds, "twotime", plots)
+    paths = write_twotime(out, data, c2_fit, ds.twotime.age_windows, settings)
+    with np.load(out.ageing, allow_pickle=False) as z:
+        for p, phi in enumerate(data.phi):
+            log.info("%s φ = %+.1f°: decay time per age window (s): data %s, fit %s%s",
+                     ds.name, phi, _times(z["decay_time"][p]),
+                     _times(z["decay_time_model"][p]),
+                     "".join(f"; window {w + 1}: {r}" for w, r in
+                             enumerate(z["decay_reason"][p]) if r))
+    if plots is not None:
+        mode = read_json(Path(out.nlsq_json)).get("mode", ds.analysis.mode)
+        paths += plot_twotime(out, mode=mode, svg=bool(plots.get("svg", False)))
+    log.info("%s: model-free views written to %s", ds.name, ", ".join(map(str, paths)))
+    return paths
+
+
+def _times(values) -> str:
+    return "[" + ", ".join("–" if not np.isfinite(v) else f"{v:.3g}" for v in values) + "]"
+
+
+def _fitted_matrix(nlsq_npz: str | Path, data) -> np.ndarray:
+    """``c2_fit`` of the NLSQ result, checked to be on the data's angles and grid.
+
+    Raises:
+        DataFormatError: the NLSQ file is of other data (rerun NLSQ).
+    """
+    fit = read_npz(Path(nlsq_npz), ("c2_fit", "phi", "t"))
+    if (fit["c2_fit"].shape != data.c2.shape or not np.array_equal(fit["phi"], data.phi)
+            or not np.array_equal(fit["t"], data.t)):
+        raise DataFormatError(f"{nlsq_npz}: the fit is of other angles or frames than the "
+                              f"filtered data ({fit['c2_fit'].shape} vs {data.c2.shape}); "
+                              "rerun the NLSQ step")
+    return np.asarray(fit["c2_fit"], dtype=np.float64)
 
 
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,

@@ -185,11 +185,14 @@ def _datasets(schema: Mapping, datasets: Sequence[Dataset]) -> list[str]:
         q = ds.q if ds.q is not None else PLACEHOLDER_Q
         lines.append(_line(4, f"q: {scalar(float(q))}",
                            q_comment if ds.q is not None else f"{CHANGE_ME}: {q_comment}"))
-        for key, value, example in (("phi_ranges", ds.phi_ranges, [[-10.0, 10.0], [80.0, 100.0]]),
-                                    ("frames", ds.frames, [1, 1000])):
+        for key, value, example, default in (
+                ("phi_ranges", ds.phi_ranges, [[-10.0, 10.0], [80.0, 100.0]], "all"),
+                ("frames", ds.frames, [1, 1000], "all"),
+                ("frames_exclude", None, [[120, 123]], "none")):
             comment = _comment(key, keys[key])
             if value is None:
-                lines.append(_line(4, f"# {key}: {scalar(example)}", f"{comment}; default all"))
+                lines.append(_line(4, f"# {key}: {scalar(example)}",
+                                   f"{comment}; default {default}"))
             else:
                 lines.append(_line(4, f"{key}: {scalar(value)}", comment))
         lines.append(_line(4, "# analysis: {per_angle_mode: individual}",
@@ -223,6 +226,10 @@ def render(mode: str, datasets: Sequence[Dataset] = (), *, analysis: Mapping | N
               *_section("nlsq", schema, nlsq or {})]
     lines += ["", "# Consensus Monte Carlo: NUTS on shards of the points, shards combined",
               *_section("cmc", schema, cmc or {})]
+    lines += ["", "# model-free views: one-time g2 and ageing (README: Model-free views)",
+              "twotime:", *(_line(2, f"{key}: {scalar(spec['default'])}", _comment(key, spec))
+                            for key, spec in
+                            schema["properties"]["twotime"]["properties"].items())]
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,11 @@ every dataset it names with the data layer's own selection steps, on the bin tab
 (no matrix is read): file readable in a known layout, the requested q within the tolerance
 ``run`` uses, angles left after ``phi_ranges``, frame window inside the data.  All problems,
 config and data together, are collected so one run of the command lists everything to fix.
-Datasets whose selection is valid are then loaded once for the data checks of
+Datasets whose selection is valid are then loaded for the data checks of
 :func:`homodyne.quality.dataset_reasons` (baseline, contrast, triangles, decay inside the
-window): data no fit can use is a problem, doubtful data a warning.
+window): data no fit can use is a problem, doubtful data a warning.  Candidate bad frames
+(:func:`homodyne.twotime.candidate_bad_frames`) are warnings that suggest a
+``frames_exclude``; validation never excludes a frame itself.
 
 For each dataset it also predicts what the run will do by calling the functions the run
 calls: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0) in the block layout of
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from homodyne import params as registry
-from homodyne import quality
+from homodyne import quality, twotime
 from homodyne.cmc.shard import resolve_shards
 from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
@@ -161,7 +163,12 @@ def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
     """Points, NLSQ strategy and memory, CMC shards of a dataset whose selection is valid."""
     phi = np.asarray(report.phi)
     n = report.frames[1] - report.frames[0]  # frames after dropping the t = 0 frame
-    _, _, mask = folded_triangle(n)
+    ia, ja, mask = folded_triangle(n)
+    try:  # pairs of excluded frames are no points (as homodyne.nlsq.build_problem)
+        ok = ~preprocess.excluded_frames(ds.frames_exclude, report.frames)
+        mask = mask & ok[ia] & ok[ja]
+    except ConfigError:
+        pass  # reported by _check_dataset
     n_points = len(phi) * int(mask.sum())
     try:
         n_free = int(_free_mask(ds, phi).sum())
@@ -222,6 +229,10 @@ def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
         error = preprocess.no_angle_left(file, q_used, entry.get("phi_ranges"), ring)
         problems.append(f"{where}.phi_ranges: {error}")
     elif ds is not None and frames is not None:
+        try:
+            preprocess.excluded_frames(ds.frames_exclude, frames, file)
+        except ConfigError as exc:
+            problems.append(f"{where}.frames_exclude: {exc}")
         report = _estimates(ds, where, report, problems)
     return report
 
@@ -250,10 +261,40 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
     warnings = []
     for k, row in enumerate(rows):
         if config is not None and row.n_points is not None:  # the selection is valid
-            for r in quality.dataset_reasons(config.datasets[k]):
+            ds = config.datasets[k]
+            try:  # loaded once for both data checks
+                data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
+                            frames=ds.frames)
+            except DataQualityError:
+                data = None  # dataset_reasons reports the loader's message
+            for r in quality.dataset_reasons(ds, data):
                 target = problems if r["severity"] == quality.FAILED else warnings
                 target.append(f"datasets[{k}] ({row.name}): {r['message']}")
+            if data is not None:
+                warnings += [f"datasets[{k}] ({row.name}): {w}"
+                             for w in bad_frame_suggestions(ds, data)]
     return Report(source, tuple(problems), tuple(rows), tuple(warnings))
+
+
+def bad_frame_suggestions(ds: DatasetConfig, data) -> list[str]:
+    """Frames of the loaded dataset ``data`` whose rows of c2 depart from their neighbours'
+    (:mod:`homodyne.twotime`), as suggestions for ``frames_exclude``; nothing is excluded
+    here.  Frames the dataset already excludes are not suggested again."""
+    try:
+        excluded = preprocess.excluded_frames(ds.frames_exclude, data.provenance.frames)
+    except ConfigError:
+        return []  # reported as a problem by _check_dataset
+    first = data.provenance.frames[0] + 1  # file number of fitted frame 0
+    found = twotime.candidate_bad_frames(data.c2, excluded)
+    if not found:
+        return []
+    ranges = [[first + a, first + b] for a, b, _ in found]
+    listed = ", ".join(f"{a}-{b} (z = {z:.0f})" if a != b else f"{a} (z = {z:.0f})"
+                       for (a, b), (_, _, z) in zip(ranges, found, strict=True))
+    return [f"frames {listed} depart from their neighbours by more than "
+            f"{twotime.BAD_FRAME_Z:g} robust standard deviations (row mean or spread of c2); "
+            f"if they are beam dumps, shutter closures or detector glitches, leave them out "
+            f"with frames_exclude: {ranges} (README: 'Model-free views')"]
 
 
 def validate(config_path: str | Path) -> Report:

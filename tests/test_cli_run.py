@@ -68,3 +68,23 @@ def test_run_with_plots_draws_the_figures(tmp_path):
     assert main(["run", str(_config(tmp_path)), "--output", str(out), "--plots"]) == 0
     names = {p.name for p in (out / "demo/plots").glob("*.png")}
     assert {"c2_overview.png", "c2_phi_+000.0.png", "c2_phi_+090.0.png"} <= names
+
+
+def test_run_with_frames_exclude_leaves_their_pairs_out_and_writes_the_views(tmp_path):
+    cfg = _config(tmp_path)
+    config = yaml.safe_load(cfg.read_text())
+    config["datasets"][0]["frames_exclude"] = [[20, 22]]  # fitted frames 18-20
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "results"
+    assert main(["run", str(cfg), "--output", str(out), "--plots"]) == 0
+    summary = json.loads((out / "demo/nlsq/nlsq_results.json").read_text())
+    assert summary["n_points"] == 2 * (60 * 59 // 2 - (3 * 59 - 3))
+    assert summary["settings"]["filter"] == {"frames_exclude": [[20, 22]]}
+    with np.load(out / "demo/twotime/one_time.npz") as z:
+        assert np.flatnonzero(z["excluded"]).tolist() == [18, 19, 20]
+        assert z["g2"].shape == z["g2_model"].shape == (2, 59)
+        assert z["count"][0] == 59 - 4  # lag 1: the pairs (17, 18) ... (20, 21) are out
+    with np.load(out / "demo/twotime/ageing.npz") as z:
+        assert z["decay_time"].shape == (2, 5)
+    assert (out / "demo/twotime/ageing.png").is_file()
+    assert (out / "demo/twotime/one_time.png").is_file()

@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 
 import pytest
 
-from homodyne.config import CMCConfig, parse_config
+from homodyne.config import CMCConfig, DatasetConfig, TwoTimeConfig, parse_config
 from homodyne.settings import (
     CMC_COMBINE,
     CMC_NO_OUTPUT,
@@ -25,7 +25,7 @@ CONFIG = {"datasets": [{"name": "a", "file": "a.h5", "q": 0.005}],
 def _dataset(**sections):
     raw = json.loads(json.dumps(CONFIG))
     for key, value in sections.items():
-        if key in ("frames", "phi_ranges", "q", "file"):
+        if key in ("frames", "frames_exclude", "phi_ranges", "q", "file"):
             raw["datasets"][0][key] = value
         else:
             raw.setdefault(key, {}).update(value)
@@ -49,6 +49,8 @@ def test_every_cmc_key_belongs_to_exactly_one_step():
 
 @pytest.mark.parametrize(("change", "expected"), [
     ({"frames": [1, 50]}, set(STEPS)),
+    ({"frames_exclude": [[10, 12]]}, set(STEPS) - {"load"}),
+    ({"twotime": {"age_windows": 3}}, {"twotime"}),
     ({"phi_ranges": [[-10, 10]]}, set(STEPS)),
     ({"analysis": {"L": 1.0e6}}, set(STEPS) - {"load", "filter"}),
     ({"nlsq": {"loss": "soft_l1"}}, set(STEPS) - {"load", "filter"}),
@@ -57,16 +59,30 @@ def test_every_cmc_key_belongs_to_exactly_one_step():
     ({"cmc": {"samples": 100}}, {"nuts", "combine", "plot", "summary"}),
     ({"cmc": {"max_divergence_rate": 0.2}}, {"combine", "plot", "summary"}),
     ({"cmc": {"shards_per_job": 3}}, set()),
-    ({"plots": {"svg": True}}, {"plot"}),
+    ({"plots": {"svg": True}}, {"plot", "twotime"}),
 ])
 def test_a_change_reaches_exactly_the_steps_below_it(change, expected):
     assert _changed_steps(**change) == expected
 
 
+def test_every_dataset_and_twotime_key_reaches_a_step():
+    """A new key of a dataset entry or of the twotime section must be part of some step's
+    identity, or changing it would rerun nothing."""
+    ds, plots = _dataset()
+    text = " ".join(settings_json(ds, s, plots) for s in STEPS)
+    read_elsewhere = {"name"}  # the dataset's folder, not a setting
+    for f in fields(DatasetConfig):
+        if f.name in ("analysis", "nlsq", "cmc", "twotime") or f.name in read_elsewhere:
+            continue
+        assert f'"{f.name}"' in text, f.name
+    for f in fields(TwoTimeConfig):
+        assert f'"{f.name}"' in settings_json(ds, "twotime", plots), f.name
+
+
 def test_without_cmc_the_figures_and_summary_ignore_cmc_settings():
     ds, plots = _dataset(cmc={"enable": False})
     off = replace(ds, cmc=replace(ds.cmc, samples=999))
-    for step in ("nlsq", "plot", "summary"):
+    for step in ("nlsq", "twotime", "plot", "summary"):
         assert settings_json(off, step, plots) == settings_json(ds, step, plots)
     assert "cmc_nuts" not in step_settings(ds, "summary")
 
@@ -74,8 +90,8 @@ def test_without_cmc_the_figures_and_summary_ignore_cmc_settings():
 def test_settings_are_plain_json_with_every_section():
     ds, plots = _dataset()
     s = step_settings(ds, "plot", plots)
-    assert set(s) == {"data", "analysis", "nlsq", "cmc_shard", "cmc_nuts", "cmc_combine",
-                      "plots"}
+    assert set(s) == {"data", "filter", "analysis", "nlsq", "cmc_shard", "cmc_nuts",
+                      "cmc_combine", "plots"}
     assert json.loads(settings_json(ds, "plot", plots)) == s
     assert s["data"] == {"file": "a.h5", "q": 0.005, "dt": 0.1, "frames": None,
                          "phi_ranges": None}

@@ -86,6 +86,10 @@ def assert_complete(work: Path, n_shards: int = N_SHARDS) -> None:
     draws = np.load(res / "cmc/mcmc_results.npz")
     assert draws["draws"].shape[:2] == (SMALL_CMC["chains"], SMALL_CMC["samples"])
     assert (res / "cmc/mcmc_inference_data.nc").stat().st_size > 0
+    for view in ("one_time", "ageing"):
+        with np.load(res / f"twotime/{view}.npz") as z:
+            assert z["g2"].shape[0] == len(z["phi"]) and np.isfinite(z["g2"][..., 0]).all()
+        assert (res / f"twotime/{view}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pngs = sorted((res / "plots").glob("*.png"))
     assert {"c2_overview.png", "cmc_trace.png", "cmc_shards.png"} <= {p.name for p in pngs}
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
@@ -120,8 +124,8 @@ def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
     assert result.returncode == 0, result.stderr
     # The nuts jobs are added once the shard checkpoint has run and K is known.
     assert job_counts(result.stdout) == {
-        "all": 1, "load": 3, "filter": 3, "nlsq": 3, "shard": 2, "combine": 2, "plot": 3,
-        "summary": 3, "plot_datasets": 1,
+        "all": 1, "load": 3, "filter": 3, "nlsq": 3, "twotime": 3, "shard": 2, "combine": 2,
+        "plot": 3, "summary": 3, "plot_datasets": 1,
     }
 
 
@@ -149,11 +153,11 @@ def test_demo_end_to_end(demo_run):
     counts = job_counts(result.stderr + result.stdout)
     # The first table is printed before the shard checkpoint ran: no nuts jobs yet.
     assert counts == {"all": 1, "simulate_demo": 1, "load": 1, "filter": 1, "nlsq": 1,
-                      "shard": 1, "combine": 1, "plot": 1, "summary": 1}
+                      "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}
     nuts_logs = sorted(p.name for p in (work / "logs/demo/nuts").glob("*.log"))
     assert nuts_logs == [f"shard_{k:03d}.log" for k in range(N_SHARDS)]
     assert_complete(work)
-    for step in ("load", "filter", "nlsq", "shard", "combine", "plot", "summary"):
+    for step in ("load", "filter", "nlsq", "twotime", "shard", "combine", "plot", "summary"):
         assert (work / "logs/demo" / f"{step}.log").exists(), step
         assert (work / "benchmarks/demo" / f"{step}.tsv").exists(), step
     assert not (work / "results/demo/data/loaded.h5").exists()  # temp() intermediate
@@ -299,11 +303,17 @@ def _finished_copy(demo_run, tmp_path: Path, name: str, **edits) -> Path:
 
 @pytest.mark.parametrize(("edits", "expected"), [
     ({"dataset": {"frames": [1, 50]}},
-     {"load": 1, "filter": 1, "nlsq": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
+     {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
+      "summary": 1}),
+    # load reruns only because its output is temporary and filter needs it again
+    ({"dataset": {"frames_exclude": [[20, 22]]}},
+     {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
+      "summary": 1}),
     ({"nlsq": {"max_iterations": 150}},
-     {"nlsq": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
+     {"nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
     ({"cmc": {"samples": 30}}, {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1}),
-    ({"plots": {"svg": True}}, {"plot": 1}),
+    ({"twotime": {"age_windows": 3}}, {"twotime": 1}),
+    ({"plots": {"svg": True}}, {"plot": 1, "twotime": 1}),
     ({"cmc": {"shards_per_job": 2}}, {}),
 ])
 def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run, edits,

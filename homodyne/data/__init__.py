@@ -14,13 +14,14 @@ from homodyne.data.importer import import_matrices
 from homodyne.data.intermediate import read_xpcs, write_xpcs
 from homodyne.data.loader import load, require_finite
 from homodyne.data.noise import estimate_sigma
-from homodyne.data.preprocess import select_angles
+from homodyne.data.preprocess import exclude_frames, select_angles
 from homodyne.data.simulate import simulate
 
 __all__ = [
     "Provenance",
     "XPCSData",
     "estimate_sigma",
+    "exclude_frames",
     "import_matrices",
     "load",
     "read_xpcs",

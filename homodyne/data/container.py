@@ -35,6 +35,9 @@ class XPCSData:
         c2: two-time correlation, shape ``(n_phi, N, N)``.
         sigma: per-angle noise estimate of one c2 element, shape ``(n_phi,)``.
         provenance: source file, its sha256, layout, bins and 1-based frame window.
+        excluded: ``(N,)`` bool, true for frames whose pairs no fit or view uses
+            (``frames_exclude``); ``None`` when every frame is used.  The frames stay in
+            ``t`` and ``c2``: the models integrate over the full uniform time grid.
     """
 
     q: float
@@ -44,6 +47,7 @@ class XPCSData:
     c2: np.ndarray
     sigma: np.ndarray
     provenance: Provenance = field(default_factory=Provenance)
+    excluded: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_phi, n = len(self.phi), len(self.t)
@@ -51,6 +55,22 @@ class XPCSData:
             raise ValueError(f"c2 has shape {self.c2.shape}, expected {(n_phi, n, n)}")
         if self.sigma.shape != (n_phi,):
             raise ValueError(f"sigma has shape {self.sigma.shape}, expected {(n_phi,)}")
+        if self.excluded is not None and np.shape(self.excluded) != (n,):
+            raise ValueError(f"excluded has shape {np.shape(self.excluded)}, expected {(n,)}")
+
+    @property
+    def frame_ok(self) -> np.ndarray:
+        """``(N,)`` bool: frames whose pairs are used (all true without exclusions)."""
+        if self.excluded is None:
+            return np.ones(len(self.t), dtype=bool)
+        return ~np.asarray(self.excluded, dtype=bool)
+
+    @property
+    def pair_ok(self) -> np.ndarray:
+        """``(N, N)`` bool: pairs of two used frames (the diagonal included; callers that
+        never use it leave it out themselves)."""
+        ok = self.frame_ok
+        return ok[:, None] & ok[None, :]
 
     @property
     def n_phi(self) -> int:

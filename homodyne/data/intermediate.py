@@ -2,7 +2,9 @@
 
 Layout: datasets ``phi``, ``t``, ``c2``, ``sigma`` (float64, stored bit for bit) and root
 attributes ``format`` (``"homodyne-xpcs"``), ``format_version``, ``homodyne_version``, ``q``,
-``dt``, ``phi`` and the provenance (``source``, ``sha256``, ``layout``, ``bins``, ``frames``).
+``dt``, ``phi`` and the provenance (``source``, ``sha256``, ``layout``, ``bins``, ``frames``);
+version 2 adds ``excluded`` (``(N,)`` uint8, 1 for a frame left out by ``frames_exclude``),
+so a version-1 reader, which would fit those frames, refuses the file.
 Attributes make the provenance visible to any HDF5 tool (``h5dump -A``) without this package.
 """
 
@@ -22,7 +24,7 @@ from homodyne.errors import DataFormatError
 from homodyne.io import write_atomic
 
 FORMAT = "homodyne-xpcs"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = ("phi", "t", "c2", "sigma")
 _ATTRS = ("format_version", "q", "dt", "source", "sha256", "layout", "bins", "frames")
 _EXPECTED = "a homodyne XPCSData file written by homodyne.data.write_xpcs"
@@ -39,6 +41,7 @@ def write_xpcs(path: str | os.PathLike, data: XPCSData) -> Path:
         with h5py.File(tmp, "w") as fh:
             for name in _ARRAYS:
                 put(fh, name, np.asarray(getattr(data, name), dtype=np.float64))
+            put(fh, "excluded", (~data.frame_ok).astype(np.uint8))
             fh.attrs.update({
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -86,6 +89,8 @@ def read_xpcs(path: str | os.PathLike) -> XPCSData:
                 f"homodyne ({__version__}) reads ({FORMAT_VERSION}); upgrade homodyne"
             )
         arrays = {name: np.asarray(fh[name][()], dtype=np.float64) for name in _ARRAYS}
+        excluded = (np.asarray(fh["excluded"][()], dtype=bool) if "excluded" in fh
+                    else None)  # version 1: every frame used
         a = fh.attrs
         provenance = Provenance(
             source=_text(a["source"]),
@@ -96,7 +101,7 @@ def read_xpcs(path: str | os.PathLike) -> XPCSData:
         )
         q, dt = float(a["q"]), float(a["dt"])
     try:
-        return XPCSData(q=q, dt=dt, provenance=provenance, **arrays)
+        return XPCSData(q=q, dt=dt, provenance=provenance, excluded=excluded, **arrays)
     except ValueError as exc:
         raise DataFormatError(
             f"{path}: inconsistent XPCSData arrays ({exc}); write it again"

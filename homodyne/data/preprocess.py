@@ -207,3 +207,39 @@ def select_angles(data: XPCSData, phi_ranges) -> XPCSData:
                          if len(bins) == len(keep) else bins)
     return replace(data, phi=data.phi[keep], c2=data.c2[keep], sigma=data.sigma[keep],
                    provenance=provenance)
+
+
+def excluded_frames(ranges, window: tuple[int, int], source: str = "dataset") -> np.ndarray:
+    """``(N,)`` bool over the fitted frames of ``window``: true inside any of ``ranges``.
+
+    ``window`` is the provenance frame window (1-based, inclusive, including the t = 0 frame
+    that is dropped), so fitted frame ``i`` is file frame ``window[0] + 1 + i``; ``ranges``
+    are 1-based inclusive file frame numbers, as ``frames`` (``frames_exclude``).
+
+    Raises:
+        ConfigError: a range outside the fitted frames (a stale or mistyped range), or so
+            many frames excluded that fewer than :data:`MIN_FRAMES` remain.
+    """
+    first, last = window[0] + 1, window[1]
+    number = np.arange(first, last + 1)
+    excluded = np.zeros(len(number), dtype=bool)
+    for a, b in ranges:
+        if b < first or a > last:
+            raise ConfigError(f"{source}: frames_exclude range [{a}, {b}] lies outside the "
+                              f"fitted frames {first}..{last}; remove it or fix the numbers")
+        excluded |= (number >= a) & (number <= b)
+    if (~excluded).sum() < MIN_FRAMES:
+        raise ConfigError(f"{source}: frames_exclude leaves {(~excluded).sum()} of "
+                          f"{len(number)} frames; at least {MIN_FRAMES} are needed")
+    return excluded
+
+
+def exclude_frames(data: XPCSData, ranges) -> XPCSData:
+    """``data`` with the frames of ``ranges`` marked excluded (see :func:`excluded_frames`);
+    earlier exclusions are kept.  ``c2`` and ``t`` are unchanged: the pairs are left out of
+    fits and views, while the models still integrate over every frame."""
+    if not ranges:
+        return data
+    excluded = excluded_frames(ranges, data.provenance.frames,
+                               data.provenance.source or "dataset")
+    return replace(data, excluded=excluded | ~data.frame_ok)

@@ -7,6 +7,8 @@ Entry points, each reading the result files :mod:`homodyne.layout` names:
 * :func:`plot_nlsq` / :func:`plot_cmc` -- the figures of one dataset (the workflow's
   ``plot`` step).
 * :func:`plot_datasets` -- parameters across the given datasets.
+* :func:`plot_twotime` -- the model-free views of one dataset (the workflow's ``twotime``
+  step).
 
 Array-level builders, each returning a :class:`~matplotlib.figure.Figure` (save it with
 :func:`save_figure`): :mod:`homodyne.plots.c2` (``c2_angle_figure``, ``c2_overview_figure``,
@@ -26,12 +28,15 @@ Files, all PNG at 150 dpi (and SVG beside them with ``svg=True``)::
     <results_dir>/<dataset>/plots/cmc_pair.png         pair plot of the physical parameters
     <results_dir>/<dataset>/plots/cmc_shards.png       shard means ± sd, consensus band, dropped
     <results_dir>/plots/datasets_parameters.png        physical parameters against dataset
+    <results_dir>/<dataset>/twotime/one_time.png       one-time g2 per angle, fit on top
+    <results_dir>/<dataset>/twotime/ageing.png         decay time against age per angle
 
 The angle tag is signed, zero-padded, one decimal.  Matplotlib is used through its
 object-oriented API on the Agg canvas only (no ``pyplot``, no global backend switch).
 """
 
-from homodyne.plots.api import plot_cmc, plot_datasets, plot_nlsq, plot_results
+from homodyne.plots.api import plot_cmc, plot_datasets, plot_nlsq, plot_results, plot_twotime
 from homodyne.plots.figure import save_figure
 
-__all__ = ["plot_cmc", "plot_datasets", "plot_nlsq", "plot_results", "save_figure"]
+__all__ = ["plot_cmc", "plot_datasets", "plot_nlsq", "plot_results", "plot_twotime",
+           "save_figure"]

@@ -12,6 +12,8 @@ into the folder it is given (the dataset's ``plots/`` folder of the layout)::
     <results_dir>/<dataset>/plots/cmc_pair.png
     <results_dir>/<dataset>/plots/cmc_shards.png
     <results_dir>/plots/datasets_parameters.png        (with two or more datasets)
+    <results_dir>/<dataset>/twotime/one_time.png       one-time g2 with the fit on top
+    <results_dir>/<dataset>/twotime/ageing.png         decay time against age
 
 ``<angle>`` is signed, zero-padded, one decimal (:func:`~homodyne.plots.figure.angle_tag`).
 With ``svg=True`` an ``.svg`` of the same name is written beside each PNG.  Figures live
@@ -29,7 +31,7 @@ from homodyne import params as registry
 from homodyne.data.simulate import existing_truth
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
-from homodyne.plots import c2, datasets, files, posterior
+from homodyne.plots import c2, datasets, files, posterior, twotime
 from homodyne.plots.figure import angle_tag, save_figure, title
 
 
@@ -54,18 +56,42 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     written = []
     panels = c2.AnglePanels(r.t)
     for p, phi in enumerate(r.phi):
-        fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p],
+        fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p], excluded=r.excluded,
                           title=title(r.name, r.mode, r.q, phi, quality=verdict))
         written += save_figure(fig, out / f"c2_phi_{angle_tag(phi)}.png", svg=svg)
+    used = c2.masked(r.c2_exp, r.excluded)  # excluded pairs: grey, in no statistic
     figures = {
-        "c2_overview": c2.c2_overview_figure(r.t, r.phi, r.c2_exp, r.c2_fit, r.sigma,
+        "c2_overview": c2.c2_overview_figure(r.t, r.phi, used, r.c2_fit, r.sigma,
                                              title=head),
-        "c2_cuts": c2.c2_cuts_figure(r.t, r.phi, r.c2_exp, r.c2_fit, r.sigma, title=head),
+        "c2_cuts": c2.c2_cuts_figure(r.t, r.phi, used, r.c2_fit, r.sigma, title=head),
         "residual_histogram": c2.residual_histogram_figure(
-            r.c2_exp, r.c2_fit, r.sigma, title=f"{head} · χ²ᵣ = {r.reduced_chi2:.4g}"),
+            used, r.c2_fit, r.sigma, title=f"{head} · χ²ᵣ = {r.reduced_chi2:.4g}"),
     }
     for stem, fig in figures.items():
         written += save_figure(fig, out / f"{stem}.png", svg=svg)
+    return written
+
+
+def plot_twotime(ds: DatasetLayout, *, mode: str, svg: bool = False) -> list[Path]:
+    """Write the model-free views' figures of one dataset beside their ``.npz`` files:
+    ``one_time.png`` (g2 per angle, fit on top) and ``ageing.png`` (decay time vs age).
+
+    Raises:
+        DataFormatError: the view files are missing or malformed.
+    """
+    one, age = files.read_twotime(ds)
+    head = title(ds.name, mode, float(one["q"]), quality=dataset_quality(ds))
+    figures = {
+        ds.one_time_figure: twotime.one_time_figure(one["tau"], one["phi"], one["g2"],
+                                                    one["g2_err"], one["g2_model"],
+                                                    title=head),
+        ds.ageing_figure: twotime.ageing_figure(age["age"], age["age_edges"], age["phi"],
+                                                age["decay_time"], age["decay_time_model"],
+                                                title=head),
+    }
+    written = []
+    for path, fig in figures.items():
+        written += save_figure(fig, path, svg=svg)
     return written
 
 
@@ -197,6 +223,9 @@ def plot_results(results_dir: str | Path, dataset: str | None = None, *,
             written += plot_nlsq(d, d.plots, svg=svg)
         if d.has_cmc():
             written += plot_cmc(d, d.plots, svg=svg, truth=truth_file(d))
+        if d.has_twotime() and d.has_nlsq():
+            written += plot_twotime(d, mode=str(files.nlsq_summary(d).get("mode", "?")),
+                                    svg=svg)
     fitted = [d for d in found if d.has_nlsq()]
     if dataset is None and len(fitted) >= 2:
         cross = plot_datasets(fitted, [d for d in fitted if d.has_cmc()],

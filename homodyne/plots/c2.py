@@ -9,6 +9,8 @@ read or written here.  Conventions shared by the figures:
   colour is a difference in value.
 * Residuals are ``(data - fit) / sigma`` on a fixed ``±RESIDUAL_LIMIT`` diverging scale
   (comparable between angles and datasets); the diagonal, which no fit uses, is grey.
+* Pairs touching a frame of ``frames_exclude`` (left out of every fit) are grey in the data
+  and residual maps; the fit is drawn everywhere, as the model is defined there.
 * Display thinning: a matrix with more than ``MAX_FRAMES`` frames is shown every k-th frame
   (k the smallest stride that brings it under the limit).  A 3-inch panel at 150 dpi has
   about 450 pixels, so finer detail is never visible; striding keeps real values (averaging
@@ -49,6 +51,14 @@ def _extent(t: np.ndarray) -> tuple[float, float, float, float]:
     step = t[1] - t[0] if len(t) > 1 else 1.0
     lo, hi = t[0] - step / 2, t[-1] + step / 2
     return lo, hi, lo, hi
+
+
+def masked(c2: np.ndarray, excluded) -> np.ndarray:
+    """``c2`` (``(..., N, N)``) with NaN on every pair touching an ``excluded`` frame."""
+    if excluded is None or not np.any(excluded):
+        return c2
+    excluded = np.asarray(excluded, dtype=bool)
+    return np.where(excluded[:, None] | excluded[None, :], np.nan, c2)
 
 
 def _off_diagonal(n: int) -> np.ndarray:
@@ -119,8 +129,9 @@ class AnglePanels:
             for x, w in zip(lefts, widths, strict=True))
         blank, extent = np.zeros((len(t), len(t))), _extent(t)
         norm = Normalize(0.0, 1.0)
-        self.data = _heatmap(ax_data, blank, extent, cmap=C2_CMAP, norm=norm)
-        self.fit = _heatmap(ax_fit, blank, extent, cmap=C2_CMAP, norm=norm)
+        cmap = mpl.colormaps[C2_CMAP].with_extremes(bad="0.7")
+        self.data = _heatmap(ax_data, blank, extent, cmap=cmap, norm=norm)
+        self.fit = _heatmap(ax_fit, blank, extent, cmap=cmap, norm=norm)
         self.res = _heatmap(self.ax_res, blank, extent, vmin=-RESIDUAL_LIMIT,
                             vmax=RESIDUAL_LIMIT,
                             cmap=mpl.colormaps[RESIDUAL_CMAP].with_extremes(bad="0.7"))
@@ -137,15 +148,18 @@ class AnglePanels:
 
     @styled
     def show(self, c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: float, *,
-             title: str) -> Figure:
+             title: str, excluded=None) -> Figure:
         """Draw one angle and return the (shared) figure; save it before the next call.
 
         Args:
             c2_exp, c2_fit: measured and fitted c2 of this angle, shape ``(N, N)``.
             sigma: noise of one element at this angle, to normalise the residual.
             title: figure title (dataset, mode, q, angle).
+            excluded: ``(N,)`` bool frames left out of the fit, greyed.
         """
         c2_exp, c2_fit = c2_exp[:: self.k, :: self.k], c2_fit[:: self.k, :: self.k]
+        if excluded is not None:
+            c2_exp = masked(c2_exp, np.asarray(excluded)[:: self.k])
         r = normalised_residuals(c2_exp, c2_fit, sigma)
         self.data.set_clim(*c2_limits(c2_exp, c2_fit))  # one update; fit shares the norm
         for image, values in ((self.data, c2_exp), (self.fit, c2_fit), (self.res, r)):
@@ -156,9 +170,9 @@ class AnglePanels:
 
 
 def c2_angle_figure(t: np.ndarray, c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: float, *,
-                    title: str) -> Figure:
+                    title: str, excluded=None) -> Figure:
     """Data, fit and normalised residual of one angle (see :class:`AnglePanels`)."""
-    return AnglePanels(t).show(c2_exp, c2_fit, sigma, title=title)
+    return AnglePanels(t).show(c2_exp, c2_fit, sigma, title=title, excluded=excluded)
 
 
 def split_image(c2_exp: np.ndarray, c2_fit: np.ndarray) -> np.ndarray:
@@ -173,7 +187,8 @@ def split_image(c2_exp: np.ndarray, c2_fit: np.ndarray) -> np.ndarray:
 
 @styled
 def c2_overview_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: np.ndarray,
-                       sigma: np.ndarray, *, title: str, max_cols: int = 6) -> Figure:
+                       sigma: np.ndarray, *, title: str, max_cols: int = 6,
+                       excluded=None) -> Figure:
     """All angles on one page: data above and fit below the diagonal, one colour scale.
 
     Args:
@@ -182,7 +197,9 @@ def c2_overview_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fi
         sigma: per-angle noise, shape ``(n_phi,)``, for each panel's reduced χ².
         title: figure title (dataset, mode, q).
         max_cols: panels per row at most.
+        excluded: ``(N,)`` bool frames left out of the fit, greyed in the data triangle.
     """
+    c2_exp = masked(c2_exp, excluded)
     n_phi = len(phi)
     cols = min(n_phi, max_cols)
     rows = math.ceil(n_phi / cols)
@@ -203,7 +220,8 @@ def c2_overview_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fi
         if p >= n_phi:
             ax.set_visible(False)
             continue
-        image = _heatmap(ax, split_image(c2_exp[p], c2_fit[p]), extent, cmap=C2_CMAP, norm=norm)
+        image = _heatmap(ax, split_image(c2_exp[p], c2_fit[p]), extent, norm=norm,
+                         cmap=mpl.colormaps[C2_CMAP].with_extremes(bad="0.7"))
         ax.set_title(f"φ = {phi[p]:+.1f}°, χ²ᵣ = {chi2[p]:.2f}")
         if p // cols == rows - 1 or p + cols >= n_phi:
             ax.set_xlabel(TIME_LABELS[0])

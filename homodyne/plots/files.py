@@ -35,6 +35,8 @@ class NLSQRecord:
         names, values, uncertainties: every fitted parameter, physical first (NaN: unknown).
         phi: angles (degrees).  t: time grid (s).  sigma: per-angle noise of one element.
         c2_exp, c2_fit: measured and fitted c2, shape ``(n_phi, N, N)``.
+        excluded: ``(N,)`` bool, frames the fit left out (``frames_exclude``); all false
+            in files written before exclusions existed.
     """
 
     name: str
@@ -50,6 +52,7 @@ class NLSQRecord:
     sigma: np.ndarray
     c2_exp: np.ndarray
     c2_fit: np.ndarray
+    excluded: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def read_json(path: Path) -> dict:
         raise DataFormatError(f"{path}: not a readable JSON result file ({exc})") from exc
 
 
-def _read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of an npz result file; DataFormatError naming it if it is missing,
+    unreadable or lacks one."""
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
@@ -117,7 +122,7 @@ def dataset_layouts(results_dir: str | Path) -> list[DatasetLayout]:
                               "folder of `homodyne run`")
     found = [layout.dataset(results_dir, d.name) for d in sorted(results_dir.iterdir())
              if d.is_dir()]
-    found = [d for d in found if d.has_nlsq() or d.has_cmc()]
+    found = [d for d in found if d.has_nlsq() or d.has_cmc() or d.has_twotime()]
     if not found:
         example = layout.dataset(results_dir, "<dataset>")
         raise DataFormatError(f"{results_dir}: no dataset results inside (expected "
@@ -133,7 +138,7 @@ def nlsq_summary(ds: DatasetLayout) -> dict:
 def read_nlsq(ds: DatasetLayout) -> NLSQRecord:
     """Read one dataset's NLSQ JSON and npz."""
     summary = nlsq_summary(ds)
-    arrays = _read_npz(Path(ds.nlsq_npz), _NLSQ_KEYS)
+    arrays = read_npz(Path(ds.nlsq_npz), _NLSQ_KEYS)
     return NLSQRecord(
         name=ds.name,
         mode=str(summary.get("mode", "?")),
@@ -148,14 +153,32 @@ def read_nlsq(ds: DatasetLayout) -> NLSQRecord:
         sigma=np.atleast_1d(arrays["sigma"]).astype(np.float64),
         c2_exp=arrays["c2_exp"],
         c2_fit=arrays["c2_fit"],
+        excluded=_excluded(Path(ds.nlsq_npz), len(arrays["t"])),
     )
+
+
+def _excluded(path: Path, n: int) -> np.ndarray:
+    """The ``excluded`` frames of an npz result, all false when the file has none."""
+    with np.load(path, allow_pickle=False) as z:
+        return (np.asarray(z["excluded"], dtype=bool) if "excluded" in z.files
+                else np.zeros(n, dtype=bool))
+
+
+_ONE_TIME_KEYS = ("phi", "tau", "g2", "g2_err", "g2_model", "q")
+_AGEING_KEYS = ("phi", "age", "age_edges", "decay_time", "decay_time_model", "q")
+
+
+def read_twotime(ds: DatasetLayout) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The arrays of ``one_time.npz`` and ``ageing.npz`` the figures draw."""
+    return (read_npz(Path(ds.one_time), _ONE_TIME_KEYS),
+            read_npz(Path(ds.ageing), _AGEING_KEYS))
 
 
 def read_cmc(ds: DatasetLayout) -> CMCRecord:
     """Read one dataset's CMC draws and per-shard summaries, with the reasons for dropped
     shards from ``mcmc_diagnostics.json``; mode and q from ``nlsq_results.json`` (the NLSQ fit
     every consensus starts from)."""
-    arrays = _read_npz(Path(ds.cmc_npz), _CMC_KEYS)
+    arrays = read_npz(Path(ds.cmc_npz), _CMC_KEYS)
     draws = np.asarray(arrays["draws"], dtype=np.float64)
     names = tuple(str(n) for n in arrays["names"])
     if draws.ndim != 3 or draws.shape[2] != len(names):

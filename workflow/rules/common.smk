@@ -111,6 +111,8 @@ def nuts_group(wildcards):
 def all_targets():
     targets = [out(name).summary for name in DATASETS]
     targets += [out(name).plots for name in DATASETS]
+    targets += [f for name in DATASETS for f in (out(name).one_time_figure,
+                                                 out(name).ageing_figure)]
     if len(DATASETS) > 1:
         targets.append(layout.datasets_figure(RESULTS))
     return targets
