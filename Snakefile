@@ -1,21 +1,27 @@
 # homodyne workflow: load -> filter -> nlsq -> shard (checkpoint) -> nuts (one job per shard)
-# -> combine -> plot -> summary, for every dataset of the config.
+# -> combine -> plot -> summary -> tables, for every dataset of the config.
 #
 #   snakemake --profile profiles/local                     # the built-in demo
 #   snakemake --profile profiles/local --configfile my.yaml
 #   snakemake --profile profiles/slurm --configfile my.yaml   (or profiles/pbs)
 #
 # A failed shard is rerun alone by running the same command again.
+#
+#   snakemake --profile profiles/local --report results/report.html   (`make report`)
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/nlsq.smk"
 include: "workflow/rules/cmc.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/plot.smk"
 
 

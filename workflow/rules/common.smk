@@ -85,6 +85,14 @@ def results_of(wildcards):
     return files
 
 
+def tables_input(wildcards):
+    """What the tables step reads: the summary, and the CMC diagnostics when CMC ran."""
+    files = {"summary": out(wildcards.ds).summary}
+    if cmc_enabled(wildcards.ds):
+        files["cmc_diagnostics"] = out(wildcards.ds).cmc_diagnostics
+    return files
+
+
 def truth_of(wildcards):
     """The truth file of simulated input data (marked on the figures), when there is one or
     the demo's rule makes one."""
@@ -111,6 +119,7 @@ def nuts_group(wildcards):
 def all_targets():
     targets = [out(name).summary for name in DATASETS]
     targets += [out(name).plots for name in DATASETS]
+    targets += [out(name).parameters_table for name in DATASETS]
     if len(DATASETS) > 1:
         targets.append(layout.datasets_figure(RESULTS))
     return targets

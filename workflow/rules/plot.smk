@@ -6,7 +6,14 @@ rule plot:
         unpack(results_of),
         unpack(truth_of),
     output:
-        directory(OUT.plots),
+        report(
+            directory(OUT.plots),
+            patterns=["{figure}.png"],
+            caption="../report/figures.rst",
+            category="{ds}",
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
     params:
         settings=settings("plot"),
         files=lambda wc: out(wc.ds),
@@ -28,7 +35,12 @@ rule plot_datasets:
         [out(name).nlsq_json for name in DATASETS],
         [out(name).cmc_parameters for name in DATASETS if cmc_enabled(name)],
     output:
-        layout.datasets_figure(RESULTS),
+        report(
+            layout.datasets_figure(RESULTS),
+            caption="../report/datasets.rst",
+            category="All datasets",
+            labels={"figure": "physical parameters across datasets"},
+        ),
     params:
         datasets=list(DATASETS),
         plots=json.dumps(HOMODYNE.plots, sort_keys=True),
