@@ -21,8 +21,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/load.smk"
 include: "workflow/rules/nlsq.smk"
 include: "workflow/rules/cmc.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

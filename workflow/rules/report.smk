@@ -2,30 +2,6 @@
 # and tables, the cross-dataset figure under "All datasets". Captions: workflow/report/.
 
 
-def figure_subcategory(wildcards):
-    """A figure of the plots folder belongs to the Bayesian results when its name says so."""
-    return "Bayesian (CMC)" if wildcards.figure.startswith("cmc_") else "NLSQ"
-
-
-FIGURE_LABELS = {
-    "c2_overview": "c2 of every angle: data above, fit below the diagonal",
-    "c2_cuts": "c2 along lines of constant lag, data and fit",
-    "residual_histogram": "normalised residuals against N(0, 1)",
-    "cmc_trace": "traces of the chains",
-    "cmc_marginals": "posterior of each parameter, NLSQ value marked",
-    "cmc_pair": "pairwise posteriors and correlations",
-    "cmc_shards": "shard posteriors against the consensus",
-}
-
-
-def figure_labels(wildcards):
-    """The report's name for a figure: what it shows (per angle: the angle)."""
-    name = wildcards.figure
-    if name.startswith("c2_phi_"):
-        return {"figure": f"c2 at φ = {name.removeprefix('c2_phi_')}°: data, fit, residual"}
-    return {"figure": FIGURE_LABELS.get(name, name)}
-
-
 rule tables:
     input:
         unpack(tables_input),
