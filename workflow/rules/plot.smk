@@ -14,18 +14,18 @@ rule plot:
             subcategory=figure_subcategory,
             labels=figure_labels,
         ),
-    params:
-        settings=settings("plot"),
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/plot.log",
     benchmark:
         "benchmarks/{ds}/plot.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=mem_mb("plot", "nlsq_npz"),
         runtime=runtime("plot", "nlsq_npz"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("plot"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/plot.py"
 
@@ -41,19 +41,19 @@ rule plot_datasets:
             category="All datasets",
             labels={"figure": "physical parameters across datasets"},
         ),
-    params:
-        datasets=list(DATASETS),
-        plots=json.dumps(HOMODYNE.plots, sort_keys=True),
-        files=[out(name) for name in DATASETS],
     log:
         "logs/plot_datasets.log",
     benchmark:
         "benchmarks/plot_datasets.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=1500,
         runtime=15,
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        datasets=list(DATASETS),
+        plots=json.dumps(HOMODYNE.plots, sort_keys=True),
+        files=[out(name) for name in DATASETS],
     script:
         "../scripts/plot_datasets.py"
 
@@ -63,17 +63,17 @@ rule summary:
         unpack(results_of),
     output:
         OUT.summary,
-    params:
-        settings=settings("summary"),
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/summary.log",
     benchmark:
         "benchmarks/{ds}/summary.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("summary"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/summary.py"

@@ -27,16 +27,16 @@ rule tables:
             subcategory="Tables",
             labels={"table": "settings used and provenance"},
         ),
-    params:
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/tables.log",
     benchmark:
         "benchmarks/{ds}/tables.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/tables.py"
