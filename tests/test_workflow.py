@@ -115,6 +115,13 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in result.stderr
 
 
+def test_snakefiles_are_snakefmt_formatted():
+    """``make lint`` checks the Snakefile and rules with snakefmt (settings in pyproject)."""
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile",
+                             "workflow/rules"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr + "\nrun `make fmt`"
+
+
 def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
     from homodyne.data import simulate
 
