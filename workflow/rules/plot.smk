@@ -39,6 +39,7 @@ rule plot_datasets:
             layout.datasets_figure(RESULTS),
             caption="../report/datasets.rst",
             category="All datasets",
+            subcategory="Parameters",
             labels={"figure": "physical parameters across datasets"},
         ),
     log:
