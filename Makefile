@@ -1,4 +1,4 @@
-# homodyne: `make run` (set up if needed, run the demo) and `make test`.
+# homodyne: `make run` (set up if needed, run the demo), `make report` and `make test`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
@@ -27,11 +27,15 @@ exit 1
 endef
 export FIND_PYTHON
 
-.PHONY: help setup run test lint clean
+.PHONY: help setup run report test lint fmt config-docs clean
 help:
-	@echo "make run    set up .venv if needed, then run the workflow on the built-in demo"
-	@echo "make test   set up .venv if needed, then run the test suite"
-	@echo "make lint   ruff check"
+	@echo "make run          set up .venv if needed, then run the workflow on the built-in demo"
+	@echo "make report       results/report.html: figures, tables, captions of the finished run"
+	@echo "make test         set up .venv if needed, then run the test suite"
+	@echo "make lint         ruff, snakefmt --check, snakemake --lint, config/README.md up to date"
+	@echo "make fmt          snakefmt the Snakefile and workflow/rules"
+	@echo "make config-docs  regenerate config/README.md from the config schema"
+	@echo "(run and report take SNAKEMAKE_ARGS, e.g. SNAKEMAKE_ARGS='--configfile my.yaml')"
 
 setup: $(STAMP)
 
@@ -53,13 +57,32 @@ run: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS)
 	@echo
 	@echo "Results: results/demo/ (nlsq/, cmc/, analysis_summary.json)"
-	@echo "Figures: results/demo/plots/   Logs: logs/demo/"
+	@echo "Figures: results/demo/plots/   Logs: logs/demo/   Report: make report"
+
+# Snakemake's self-contained HTML report of the finished run, written beside and then renamed
+# onto results/report.html, so an interrupted report never looks finished.
+report: $(STAMP)
+	@mkdir -p results
+	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS) --report results/.report.tmp.html
+	@mv -f results/.report.tmp.html results/report.html
+	@echo "Report: results/report.html (open it in a browser)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+SNAKEFILES := Snakefile workflow/rules/
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check homodyne tests benchmarks workflow/scripts
+	$(VENV)/bin/snakefmt --check $(SNAKEFILES)
+	$(VENV)/bin/snakemake --lint -s Snakefile --directory .
+	$(PY) -m homodyne.configdocs --check
+
+fmt: $(STAMP)
+	$(VENV)/bin/snakefmt $(SNAKEFILES)
+
+config-docs: $(STAMP)
+	$(PY) -m homodyne.configdocs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

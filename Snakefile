@@ -1,15 +1,21 @@
 # homodyne workflow: load -> filter -> nlsq -> twotime (model-free views) and shard
-# (checkpoint) -> nuts (one job per shard) -> combine -> plot -> summary, for every dataset.
+# (checkpoint) -> nuts (one job per shard) -> combine -> plot -> summary -> tables, for every
+# dataset of the config.
 #
 #   snakemake --profile profiles/local                     # the built-in demo
 #   snakemake --profile profiles/local --configfile my.yaml
 #   snakemake --profile profiles/slurm --configfile my.yaml   (or profiles/pbs)
 #
 # A failed shard is rerun alone by running the same command again.
+#
+#   snakemake --profile profiles/local --report results/report.html   (`make report`)
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -18,9 +24,10 @@ include: "workflow/rules/nlsq.smk"
 include: "workflow/rules/twotime.smk"
 include: "workflow/rules/cmc.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

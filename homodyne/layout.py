@@ -14,6 +14,8 @@ ask this module for paths, so the layout is written down once::
     <root>/<dataset>/twotime/ageing.{npz,png}       g2 and decay time per age window
     <root>/<dataset>/plots/                         figures of the dataset
     <root>/<dataset>/analysis_summary.json
+    <root>/<dataset>/tables/parameters.html, diagnostics.html, provenance.html
+                                                    the summary as pages (``make report``)
     <root>/plots/datasets_parameters.png            parameters across datasets
 
 ``name`` may be a Snakemake wildcard such as ``"{ds}"`` and a shard index ``"{k}"``: the
@@ -124,6 +126,18 @@ class DatasetLayout:
     @property
     def summary(self) -> str:
         return self._path("analysis_summary.json")
+
+    @property
+    def parameters_table(self) -> str:
+        return self._path("tables", "parameters.html")
+
+    @property
+    def diagnostics_table(self) -> str:
+        return self._path("tables", "diagnostics.html")
+
+    @property
+    def provenance_table(self) -> str:
+        return self._path("tables", "provenance.html")
 
     def has_nlsq(self) -> bool:
         """NLSQ results exist (for ``homodyne plot`` on a folder a user points at)."""

@@ -2,8 +2,8 @@
 in one process for users without Snakemake.
 
 Each dataset goes through :mod:`homodyne.steps` exactly as the Snakemake rules chain them
-(load, filter, nlsq, twotime, shard, nuts per shard, combine, plot, summary), with the paths of
-:mod:`homodyne.layout`, so both drivers give the same result files.
+(load, filter, nlsq, twotime, shard, nuts per shard, combine, plot, summary, tables), with
+the paths of :mod:`homodyne.layout`, so both drivers give the same result files.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
         shutil.rmtree(out.plots, ignore_errors=True)  # the workflow's plot output is a folder
         steps.plot_step(ds, out, out.plots, plots, truth=existing_truth(ds.file))
     steps.summary_step(ds, out, out.summary)
+    steps.tables_step(out)
     return result
 
 

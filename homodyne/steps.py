@@ -252,3 +252,13 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
         },
     }
     return write_json(out, summary)
+
+
+def tables_step(results: DatasetLayout) -> list[Path]:
+    """The parameters, diagnostics and provenance pages of one dataset, rendered from its
+    summary (and CMC diagnostics) for the report."""
+    from homodyne.tables import write_tables
+
+    paths = write_tables(results)
+    log.info("%s: tables %s", results.name, ", ".join(map(str, paths)))
+    return paths

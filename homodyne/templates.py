@@ -33,20 +33,6 @@ _LISTED_RINGS = 8
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 
-_COMMENTS = {
-    # Keys the schema leaves undescribed.
-    "loss": "residual loss",
-    "max_iterations": "most solver iterations",
-    "ftol": "stop when the cost changes by less than this (relative)",
-    "xtol": "stop when the step changes the parameters by less than this (relative)",
-    "gtol": "stop when the gradient is below this",
-    "seed": "seed of the multistart draws and of the chunked strategy's subsample",
-    "target_accept": "NUTS target acceptance probability",
-    "max_tree_depth": "NUTS maximum tree depth (2^depth leapfrog steps)",
-    "name": "names the result folder; letters, digits, _ . -",
-    "file": "APS-U or legacy APS HDF5 file; relative to where homodyne runs",
-}
-
 _MODE_NOTES = {
     "static": ("static: D(t) = D0*t^alpha + D_offset, no flow; fits D0, alpha, D_offset",
                "plus contrast and offset per angle (per_angle_mode)."),
@@ -118,9 +104,9 @@ def _schema() -> dict:
 
 
 def _comment(key: str, spec: Mapping) -> str:
-    """The schema's description (else ours) and the allowed values; 2.x mode aliases are
-    accepted but not advertised."""
-    text = spec.get("description") or _COMMENTS.get(key, "")
+    """The schema's description and the allowed values; 2.x mode aliases are accepted but
+    not advertised."""
+    text = spec.get("description", "")
     choices = list(registry.MODES) if key == "mode" else spec.get("enum")
     if choices:
         text += ("; " if text else "") + ", ".join(map(str, choices))

@@ -1,7 +1,8 @@
 """The Snakemake workflow: end to end, failed-shard rerun, interruption, Slurm and PBS.
 
-Every run uses the built-in demo (the simulate_demo rule) with small NUTS settings, in its own
-folder (``--directory``), through the same profiles a user runs.  Job counts are read from
+Every run uses the workflow's test config ``.test/config/config.yaml`` (the built-in demo,
+simulated by the simulate_demo rule, with a short NUTS on three shards), in its own folder
+(``--directory``), through the same profiles a user runs.  Job counts are read from
 Snakemake's own "Job stats" table.
 """
 
@@ -25,18 +26,26 @@ from conftest import ROOT
 from scheduler import Slurm
 
 DEMO = ROOT / "config" / "config.yaml"
-N_SHARDS = 3
-SMALL_CMC = {"chains": 2, "warmup": 40, "samples": 40, "shards": N_SHARDS,
-             "shards_per_job": 1}
+TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+SMALL_CMC = yaml.safe_load(TEST_CONFIG.read_text())["cmc"]
+N_SHARDS = SMALL_CMC["shards"]
 
 
 def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
     work = tmp_path / name
     work.mkdir()
-    config = yaml.safe_load(DEMO.read_text())
-    config["cmc"].update(SMALL_CMC, **cmc)
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["cmc"].update(cmc)
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
+
+
+def test_test_config_is_the_demo_with_a_short_nuts():
+    """``.test/config/config.yaml`` differs from the demo config in its cmc section only."""
+    demo, small = yaml.safe_load(DEMO.read_text()), yaml.safe_load(TEST_CONFIG.read_text())
+    assert {k: v for k, v in small.items() if k != "cmc"} == {
+        k: v for k, v in demo.items() if k != "cmc"}
+    assert SMALL_CMC["enable"] and N_SHARDS > 1 and SMALL_CMC["shards_per_job"] == 1
 
 
 def snakemake_command(work: Path, profile: str | None = "local") -> list[str]:
@@ -96,6 +105,8 @@ def assert_complete(work: Path, n_shards: int = N_SHARDS) -> None:
     summary = json.loads((res / "analysis_summary.json").read_text())
     assert summary["cmc"]["n_shards"] == n_shards
     assert len(summary["provenance"]["input_sha256"]) == 64
+    for page in ("parameters", "diagnostics", "provenance"):
+        assert "<table>" in (res / "tables" / f"{page}.html").read_text(encoding="utf-8"), page
     leftovers = [p for p in work.rglob("*.tmp") if ".snakemake" not in p.parts]
     assert not leftovers, leftovers
 
@@ -106,6 +117,13 @@ def test_lint_is_clean():
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stderr
+
+
+def test_snakefiles_are_snakefmt_formatted():
+    """``make lint`` checks the Snakefile and rules with snakefmt (settings in pyproject)."""
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile",
+                             "workflow/rules"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr + "\nrun `make fmt`"
 
 
 def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
@@ -125,7 +143,7 @@ def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
     # The nuts jobs are added once the shard checkpoint has run and K is known.
     assert job_counts(result.stdout) == {
         "all": 1, "load": 3, "filter": 3, "nlsq": 3, "twotime": 3, "shard": 2, "combine": 2,
-        "plot": 3, "summary": 3, "plot_datasets": 1,
+        "plot": 3, "summary": 3, "tables": 3, "plot_datasets": 1,
     }
 
 
@@ -153,11 +171,13 @@ def test_demo_end_to_end(demo_run):
     counts = job_counts(result.stderr + result.stdout)
     # The first table is printed before the shard checkpoint ran: no nuts jobs yet.
     assert counts == {"all": 1, "simulate_demo": 1, "load": 1, "filter": 1, "nlsq": 1,
-                      "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}
+                      "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1,
+                      "tables": 1}
     nuts_logs = sorted(p.name for p in (work / "logs/demo/nuts").glob("*.log"))
     assert nuts_logs == [f"shard_{k:03d}.log" for k in range(N_SHARDS)]
     assert_complete(work)
-    for step in ("load", "filter", "nlsq", "twotime", "shard", "combine", "plot", "summary"):
+    for step in ("load", "filter", "nlsq", "twotime", "shard", "combine", "plot", "summary",
+                 "tables"):
         assert (work / "logs/demo" / f"{step}.log").exists(), step
         assert (work / "benchmarks/demo" / f"{step}.tsv").exists(), step
     assert not (work / "results/demo/data/loaded.h5").exists()  # temp() intermediate
@@ -208,7 +228,7 @@ def test_rerun_only_the_failed_shard(tmp_path, demo_run):
     second = snakemake(work)
     assert second.returncode == 0, second.stderr[-3000:]
     assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1}
     assert_complete(work)
 
 
@@ -282,7 +302,7 @@ def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm, demo_run)
     second = snakemake(work, profile="pbs", env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1}
     assert_complete(work)
 
 
@@ -304,14 +324,16 @@ def _finished_copy(demo_run, tmp_path: Path, name: str, **edits) -> Path:
 @pytest.mark.parametrize(("edits", "expected"), [
     ({"dataset": {"frames": [1, 50]}},
      {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
-      "summary": 1}),
+      "summary": 1, "tables": 1}),
     # load reruns only because its output is temporary and filter needs it again
     ({"dataset": {"frames_exclude": [[20, 22]]}},
      {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
-      "summary": 1}),
+      "summary": 1, "tables": 1}),
     ({"nlsq": {"max_iterations": 150}},
-     {"nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1}),
-    ({"cmc": {"samples": 30}}, {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1}),
+     {"nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1,
+      "tables": 1}),
+    ({"cmc": {"samples": 30}},
+     {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1, "tables": 1}),
     ({"twotime": {"age_windows": 3}}, {"twotime": 1}),
     ({"plots": {"svg": True}}, {"plot": 1, "twotime": 1}),
     ({"cmc": {"shards_per_job": 2}}, {}),
@@ -344,7 +366,8 @@ def test_cmc_switched_off_leaves_no_cmc_figure_or_summary(tmp_path, demo_run):
     work = _finished_copy(demo_run, tmp_path, "no_cmc", cmc={"enable": False})
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout + result.stderr) == {"all": 1, "plot": 1, "summary": 1}
+    assert job_counts(result.stdout + result.stderr) == {"all": 1, "plot": 1, "summary": 1,
+                                                         "tables": 1}
     res = work / "results/demo"
     assert not list((res / "plots").glob("cmc_*"))
     assert {"c2_overview.png", "residual_histogram.png"} <= {p.name for p in
@@ -365,7 +388,7 @@ def test_rerun_chosen_shards_with_forcerun(tmp_path, demo_run, deleted):
     result = snakemake(work, "-R", "results/demo/cmc/posteriors/posterior_001.nc")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout + result.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1}
     assert posterior.stat().st_mtime_ns > before
     assert_complete(work)
     assert "Nothing to be done" in snakemake(work, "-n").stdout
@@ -392,6 +415,119 @@ def test_cross_dataset_figure_reads_only_the_configured_datasets(tmp_path, demo_
     made = steps.plot_datasets_step(chosen, [layout.dataset(tmp_path, d.name) for d in chosen],
                                     out, {})
     assert made == Path(out) and made.read_bytes()[:4] == b"\x89PNG"
+
+
+# Every figure and table of a dataset, the way the report shows them.
+REPORT_PARTS = {"NLSQ", "Bayesian (CMC)", "Tables"}
+DECODE_RESULTS = """(async () => {
+  const out = {};
+  for (const [path, r] of Object.entries(results)) {
+    const entry = {name: r.name, mime: r.mime_type, caption: r.caption, labels: r.labels};
+    if (r.mime_type.startsWith("image/")) {
+      const img = new Image();
+      img.src = r.data_uri;
+      try { await img.decode(); entry.width = img.naturalWidth; entry.height = img.naturalHeight; }
+      catch (err) { entry.error = String(err); }
+    } else {
+      entry.text = atob(r.data_uri.split(",").pop());
+    }
+    out[path] = entry;
+  }
+  const cats = {};
+  for (const [c, subs] of Object.entries(categories)) { cats[c] = Object.keys(subs); }
+  return {results: out, categories: cats};
+})()"""
+CLICK = """(text => {
+  const hits = [...document.querySelectorAll("#app *")].filter(
+    el => el.children.length === 0 && el.textContent.trim() === text);
+  if (hits.length === 0) { return false; }
+  hits[0].click();
+  return true;
+})"""
+VIEW = """(label => {
+  const row = [...document.querySelectorAll("#app tr")].find(tr => tr.textContent.includes(label));
+  if (!row) { return false; }
+  row.querySelector("a").click();
+  return true;
+})"""
+RECT = """(sel => { const r = document.querySelector(sel).getBoundingClientRect();
+  return [r.left, r.top, r.right, r.bottom]; })"""
+
+
+def _not_blank(png: Path, box) -> tuple[float, int]:
+    """The share of pixels unlike the most common colour, and the number of colours, in
+    ``box`` (left, top, right, bottom) of a screenshot."""
+    from PIL import Image
+
+    with Image.open(png) as im:
+        region = np.asarray(im.convert("RGB").crop(tuple(round(v) for v in box)))
+    flat = region.reshape(-1, 3)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    return 1 - counts.max() / len(flat), len(colours)
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    from browser import chromium
+
+    path, why = chromium()
+    if path is None:
+        pytest.skip(why)
+    return path
+
+
+def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_run,
+                                                                chromium_path):
+    """``make report`` on the finished demo: one self-contained HTML file; Chromium opens it,
+    every figure decodes, every result has a caption, and a figure and a table picked through
+    the report's menu are drawn (their screenshots are not blank)."""
+    from browser import Browser
+
+    work = _finished_copy(demo_run, tmp_path, "report")
+    result = snakemake(work, "--report", "results/report.html")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = work / "results/report.html"
+    text = report.read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=[\"']?(https?:|//)", text)
+    figures = sorted(p.name for p in (work / "results/demo/plots").glob("*.png"))
+    with Browser(chromium_path) as browser:
+        browser.open(report.as_uri())
+        browser.wait_for("typeof app !== 'undefined' && typeof results !== 'undefined' && "
+                         "document.querySelector('#app').children.length > 0")
+        shown = browser.evaluate(DECODE_RESULTS, timeout=60)
+        assert set(shown["categories"]) == {"demo"}
+        assert set(shown["categories"]["demo"]) == REPORT_PARTS
+        entries = list(shown["results"].values())
+        images = [e for e in entries if e["mime"] == "image/png"]
+        assert sorted(e["name"] for e in images) == figures
+        for e in images:
+            assert "error" not in e and e["width"] > 100 and e["height"] > 100, e
+        pages = {e["name"]: e for e in entries if e["mime"] == "text/html"}
+        assert set(pages) == {"parameters.html", "diagnostics.html", "provenance.html"}
+        assert all("<table>" in e["text"] for e in pages.values())
+        for e in entries:  # a caption that says what the result shows, and a label
+            assert len(re.sub("<[^>]+>", "", e["caption"])) > 200, e["name"]
+            assert e["labels"], e["name"]
+        assert "D0" in pages["parameters.html"]["text"]
+        # Through the menu, as a reader would: the dataset, its NLSQ part, one figure.
+        for step in ("demo", "NLSQ"):
+            assert browser.evaluate(f"{CLICK}({json.dumps(step)})"), step
+        assert browser.evaluate(f"{VIEW}('every angle')")
+        img = "#app img[src^='data:image/png']"
+        browser.wait_for(f"document.querySelector(\"{img}\")?.complete && "
+                         f"document.querySelector(\"{img}\").naturalWidth > 0")
+        shot = browser.screenshot(tmp_path / "figure.png")
+        share, colours = _not_blank(shot, browser.evaluate(f"{RECT}(\"{img}\")"))
+        assert share > 0.05 and colours > 50, (share, colours)
+        # The parameter table of the dataset, drawn in its frame.
+        for step in ("demo", "Tables"):
+            assert browser.evaluate(f"{CLICK}({json.dumps(step)})"), step
+        assert browser.evaluate(f"{VIEW}('parameters')")
+        browser.wait_for("document.querySelector('#app iframe') !== null")
+        time.sleep(1.0)  # the frame's own load, which the page cannot observe (data: URI)
+        shot = browser.screenshot(tmp_path / "table.png")
+        share, colours = _not_blank(shot, browser.evaluate(f"{RECT}('#app iframe')"))
+        assert share > 0.005 and colours > 5, (share, colours)
 
 
 def _numbers(value):

@@ -7,17 +7,17 @@ checkpoint shard:
         nlsq=OUT.nlsq_json,
     output:
         shards=directory(OUT.shards),
-    params:
-        settings=settings("shard"),
     log:
         "logs/{ds}/shard.log",
     benchmark:
         "benchmarks/{ds}/shard.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=mem_mb("shard", "filtered"),
         runtime=runtime("shard", "filtered"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("shard"),
     script:
         "../scripts/shard.py"
 
@@ -27,20 +27,21 @@ rule nuts:
         shard=OUT.shard("{k}"),
     output:
         OUT.posterior("{k}"),
-    params:
-        settings=settings("nuts"),
-        cache=f"{RESULTS}/.jax_cache",
-    threads: lambda wc: DATASETS[wc.ds].cmc.chains
-    group: nuts_group
     log:
         "logs/{ds}/nuts/shard_{k}.log",
     benchmark:
         "benchmarks/{ds}/nuts/shard_{k}.tsv"
+    group:
+        nuts_group
+    conda:
+        "../../envs/homodyne.yaml"
+    threads: lambda wc: DATASETS[wc.ds].cmc.chains
     resources:
         mem_mb=mem_mb("nuts", "shard"),
         runtime=runtime("nuts", "shard"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("nuts"),
+        cache=f"{RESULTS}/.jax_cache",
     script:
         "../scripts/nuts.py"
 
@@ -54,17 +55,17 @@ rule combine:
         diagnostics=OUT.cmc_diagnostics,
         draws=OUT.cmc_npz,
         inference=OUT.cmc_netcdf,
-    params:
-        settings=settings("combine"),
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/combine.log",
     benchmark:
         "benchmarks/{ds}/combine.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=mem_mb("combine", "posteriors"),
         runtime=runtime("combine", "posteriors"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("combine"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/combine.py"

@@ -85,6 +85,14 @@ def results_of(wildcards):
     return files
 
 
+def tables_input(wildcards):
+    """What the tables step reads: the summary, and the CMC diagnostics when CMC ran."""
+    files = {"summary": out(wildcards.ds).summary}
+    if cmc_enabled(wildcards.ds):
+        files["cmc_diagnostics"] = out(wildcards.ds).cmc_diagnostics
+    return files
+
+
 def truth_of(wildcards):
     """The truth file of simulated input data (marked on the figures), when there is one or
     the demo's rule makes one."""
@@ -111,8 +119,35 @@ def nuts_group(wildcards):
 def all_targets():
     targets = [out(name).summary for name in DATASETS]
     targets += [out(name).plots for name in DATASETS]
-    targets += [f for name in DATASETS for f in (out(name).one_time_figure,
-                                                 out(name).ageing_figure)]
+    targets += [
+        f for name in DATASETS for f in (out(name).one_time_figure, out(name).ageing_figure)
+    ]
+    targets += [out(name).parameters_table for name in DATASETS]
     if len(DATASETS) > 1:
         targets.append(layout.datasets_figure(RESULTS))
     return targets
+
+
+# The report (workflow/rules/report.smk, plot.smk): how a figure is filed and named.
+def figure_subcategory(wildcards):
+    """A figure of the plots folder belongs to the Bayesian results when its name says so."""
+    return "Bayesian (CMC)" if wildcards.figure.startswith("cmc_") else "NLSQ"
+
+
+FIGURE_LABELS = {
+    "c2_overview": "c2 of every angle: data above, fit below the diagonal",
+    "c2_cuts": "c2 along lines of constant lag, data and fit",
+    "residual_histogram": "normalised residuals against N(0, 1)",
+    "cmc_trace": "traces of the chains",
+    "cmc_marginals": "posterior of each parameter, NLSQ value marked",
+    "cmc_pair": "pairwise posteriors and correlations",
+    "cmc_shards": "shard posteriors against the consensus",
+}
+
+
+def figure_labels(wildcards):
+    """The report's name for a figure: what it shows (per angle: the angle)."""
+    name = wildcards.figure
+    if name.startswith("c2_phi_"):
+        return {"figure": f"c2 at φ = {name.removeprefix('c2_phi_')}°: data, fit, residual"}
+    return {"figure": FIGURE_LABELS.get(name, name)}

@@ -7,18 +7,18 @@ rule nlsq:
     output:
         json=OUT.nlsq_json,
         npz=OUT.nlsq_npz,
-    params:
-        settings=settings("nlsq"),
-        files=lambda wc: out(wc.ds),
-    threads: 2
     log:
         "logs/{ds}/nlsq.log",
     benchmark:
         "benchmarks/{ds}/nlsq.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
+    threads: 2
     resources:
         mem_mb=mem_mb("nlsq", "filtered"),
         runtime=runtime("nlsq", "filtered"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("nlsq"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/nlsq.py"

@@ -6,19 +6,26 @@ rule plot:
         unpack(results_of),
         unpack(truth_of),
     output:
-        directory(OUT.plots),
-    params:
-        settings=settings("plot"),
-        files=lambda wc: out(wc.ds),
+        report(
+            directory(OUT.plots),
+            patterns=["{figure}.png"],
+            caption="../report/figures.rst",
+            category="{ds}",
+            subcategory=figure_subcategory,
+            labels=figure_labels,
+        ),
     log:
         "logs/{ds}/plot.log",
     benchmark:
         "benchmarks/{ds}/plot.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=mem_mb("plot", "nlsq_npz"),
         runtime=runtime("plot", "nlsq_npz"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("plot"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/plot.py"
 
@@ -28,20 +35,26 @@ rule plot_datasets:
         [out(name).nlsq_json for name in DATASETS],
         [out(name).cmc_parameters for name in DATASETS if cmc_enabled(name)],
     output:
-        layout.datasets_figure(RESULTS),
-    params:
-        datasets=list(DATASETS),
-        plots=json.dumps(HOMODYNE.plots, sort_keys=True),
-        files=[out(name) for name in DATASETS],
+        report(
+            layout.datasets_figure(RESULTS),
+            caption="../report/datasets.rst",
+            category="All datasets",
+            subcategory="Parameters",
+            labels={"figure": "physical parameters across datasets"},
+        ),
     log:
         "logs/plot_datasets.log",
     benchmark:
         "benchmarks/plot_datasets.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=1500,
         runtime=15,
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        datasets=list(DATASETS),
+        plots=json.dumps(HOMODYNE.plots, sort_keys=True),
+        files=[out(name) for name in DATASETS],
     script:
         "../scripts/plot_datasets.py"
 
@@ -51,17 +64,17 @@ rule summary:
         unpack(results_of),
     output:
         OUT.summary,
-    params:
-        settings=settings("summary"),
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/summary.log",
     benchmark:
         "benchmarks/{ds}/summary.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("summary"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/summary.py"

@@ -26,17 +26,17 @@ rule twotime:
             category="{ds}",
             subcategory="Model-free views",
         ),
-    params:
-        settings=settings("twotime"),
-        files=lambda wc: out(wc.ds),
     log:
         "logs/{ds}/twotime.log",
     benchmark:
         "benchmarks/{ds}/twotime.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
     resources:
         mem_mb=mem_mb("twotime", "filtered"),
         runtime=runtime("twotime", "filtered"),
-    conda:
-        "../../envs/homodyne.yaml"
+    params:
+        settings=settings("twotime"),
+        files=lambda wc: out(wc.ds),
     script:
         "../scripts/twotime.py"
