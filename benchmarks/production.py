@@ -33,6 +33,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from homodyne import runtime  # noqa: E402
 from homodyne.data import simulate  # noqa: E402
 
 TRUTH = {"D0": 1e4, "alpha": -0.5, "D_offset": 10.0, "gamma_dot_t0": 0.002, "beta": 0.2,
@@ -124,6 +125,7 @@ def main() -> None:
     ap.add_argument("--cmc", nargs="*", default=[], metavar="KEY=VALUE",
                     help="other cmc settings of these runs (integers), e.g. chains=2")
     args = ap.parse_args()
+    runtime.configure()  # float64 for the simulated data
     overrides = {k: int(v) for k, v in (item.split("=", 1) for item in args.cmc)}
     work = args.workdir / f"23x{args.frames}"
     work.mkdir(parents=True, exist_ok=True)
