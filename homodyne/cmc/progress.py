@@ -94,6 +94,7 @@ class Progress:
         elapsed = max(now - self.began, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
+        speed = f"{rate:.0f}" if rate >= 10 else f"{rate:.2g}"
         return (f"{self.label}: NUTS {done / self.total:.0%} (warmup {warm:.0%}, sampling "
-                f"{draws:.0%}), {chains} chain(s), {rate:.0f} draws/s, "
+                f"{draws:.0%}), {chains} chain(s), {speed} draws/s, "
                 f"ETA {_duration(eta) if eta != float('inf') else '?'}")
