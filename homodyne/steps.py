@@ -251,7 +251,10 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
                          **{p: version(p) for p in ("jax", "nlsq", "numpyro")}},
         },
     }
-    return write_json(out, summary)
+    path = write_json(out, summary)
+    log.info("%s: verdict %s; summary written to %s", ds.name, summary["quality"]["verdict"],
+             path)
+    return path
 
 
 def tables_step(results: DatasetLayout) -> list[Path]:

@@ -7,9 +7,11 @@ import logging
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 from homodyne.cmc.progress import Progress, report_every
+from homodyne.errors import ConfigError
 
 #: Lines that read as errors to a newcomer (issue #15); none may reach a log or the console.
 NOISE = ("Unable to initialize backend", "exposing its functions")
@@ -79,3 +81,51 @@ def test_progress_without_callbacks_for_a_long_time_still_reports(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["shard 0: NUTS 2% (warmup 3%, sampling 0%), 1 chain(s), 0.67 draws/s, "
                      "ETA 49 min 15 s"]
+
+
+def test_version(capsys):
+    from homodyne import __version__
+    from homodyne.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"homodyne {__version__}"
+
+
+def _typo_config(tmp_path):
+    text = (ROOT / "config/config.yaml").read_text()
+    assert "\n  warmup:" in text and "\nanalysis:" in text
+    path = tmp_path / "typo.yaml"
+    path.write_text(text.replace("\n  warmup:", "\n  warmpu:").replace(
+        "\nanalysis:", "\nanalysis:\n  dt_s: 0.1"))
+    return path
+
+
+def test_unknown_keys_get_the_closest_valid_key(tmp_path):
+    """`homodyne validate` names the file and each unknown key with the closest valid key, or
+    the valid keys when none is close; no schema text."""
+    from homodyne.config import load_config
+
+    path = _typo_config(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "cmc.warmpu: unknown key; did you mean 'warmup'?" in message
+    assert "analysis.dt_s: unknown key; did you mean 'dt'?" in message
+    assert len(message.splitlines()) == 3, message
+
+
+def test_workflow_answers_a_typo_in_one_line_per_key(tmp_path):
+    """Snakemake stops on the same lines, before its own schema validation prints the
+    schema."""
+    path = _typo_config(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s",
+                             str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                             "--configfile", str(path), "--cores", "1"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cmc.warmpu: unknown key; did you mean 'warmup'?" in output
+    assert "additionalProperties" not in output and "'description'" not in output, output

@@ -23,12 +23,14 @@ for _path in CONFIG_FILES:
 update_config(_merged, dict(workflow.config_settings.config or {}))  # --config key=value
 config.clear()
 config.update(_merged)
+# homodyne's own check first: one line per problem naming the key (a typo gets the closest
+# valid key), where Snakemake's validate() would print the schema.
+HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 validate(config, "../schemas/config.schema.yaml")
 if workflow.is_main_process:  # `homodyne validate`: every dataset file opened, all problems
     from homodyne.validate import validate_data
 
     validate_data(config, ", ".join(CONFIG_FILES), produced=[DEMO_DATA]).raise_for_problems()
-HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"
 OUT = layout.dataset(RESULTS, "{ds}")  # path patterns of every rule's results
