@@ -1,4 +1,5 @@
 # Config, datasets and input functions shared by every rule.
+import functools
 import json
 import os
 from pathlib import Path
@@ -45,7 +46,14 @@ def settings(step):
     """The settings the step's output depends on, as JSON, for a ``params`` entry of its
     rule; Snakemake's params trigger then reruns the step (and what follows) when one
     changes."""
-    return lambda wc: settings_json(DATASETS[wc.ds], step, HOMODYNE.plots)
+    return lambda wc: _settings(wc.ds, step)
+
+
+@functools.cache
+def _settings(name, step):
+    """Settings JSON of a dataset's step, made once: Snakemake asks for it several times
+    per job, and a dry run of 2,000 shards has 2,000 NUTS jobs (benchmarks/README.md)."""
+    return settings_json(DATASETS[name], step, HOMODYNE.plots)
 
 
 wildcard_constraints:
@@ -113,8 +121,12 @@ def posteriors(wildcards):
 
 
 def nuts_group(wildcards):
-    """Bundle `cmc.shards_per_job` consecutive shards into one scheduler job."""
+    """Bundle `cmc.shards_per_job` consecutive shards into one scheduler job; with one shard
+    per job, no group: plain jobs, which the Slurm profile can submit as an array
+    (docs/schedulers.md), and a DAG without 2,000 one-job groups."""
     per_job = resources.shards_per_job(DATASETS[wildcards.ds].cmc.shards_per_job)
+    if per_job == 1:
+        return None
     return f"nuts_{wildcards.ds}_{int(wildcards.k) // per_job}"
 
 
