@@ -18,10 +18,10 @@ import logging
 import time
 from pathlib import Path
 
-import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
+from arviz_base import from_dict  # not `arviz`: its plots import matplotlib (job start-up)
 from jax import lax
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
@@ -202,7 +202,7 @@ def posterior_tree(names, draws, stats, attrs):
     groups = {"posterior": {n: draws[..., k] for k, n in enumerate(names)}}
     if stats is not None:
         groups["sample_stats"] = stats
-    return az.from_dict(groups, attrs={"/": attrs})
+    return from_dict(groups, attrs={"/": attrs})
 
 
 def write_tree(path: str | Path, tree) -> Path:
