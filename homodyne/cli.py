@@ -285,7 +285,10 @@ def _add_validate(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from homodyne import __version__
+
     parser = argparse.ArgumentParser(prog="homodyne", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"homodyne {__version__}")
     level = parser.add_mutually_exclusive_group()
     level.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     level.add_argument("-v", "--verbose", action="store_true", help="debug output")

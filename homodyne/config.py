@@ -9,6 +9,7 @@ reported together, each naming its key, so one look at the message fixes the fil
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,24 @@ _Validator = _with_defaults(Draft202012Validator)
 
 def _schema() -> dict:
     return read_yaml(SCHEMA_PATH)
+
+
+def _problems(error) -> list[str]:
+    """One line per problem of a schema ``error``; an unknown key is named with the closest
+    valid key (a typo) or the list of valid keys, instead of the schema's text."""
+    where = _key(error.absolute_path)
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return [f"{where}: {error.message}"]
+    known = list(error.schema.get("properties", {}))
+    lines = []
+    for key in error.instance:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = (f"did you mean {close[0]!r}?" if close else
+                f"valid keys here: {', '.join(known)}")
+        lines.append(f"{_key([*error.absolute_path, key])}: unknown key; {hint}")
+    return lines
 
 
 def _key(path) -> str:
@@ -277,7 +296,7 @@ def check_config(data: dict) -> tuple[dict, list[str]]:
     """
     raw = copy.deepcopy(data)
     errors = sorted(_Validator(_schema()).iter_errors(raw), key=lambda e: list(e.path))
-    problems = [f"{_key(e.absolute_path)}: {e.message}" for e in errors]
+    problems = [line for e in errors for line in _problems(e)]
     if not problems:
         global_problems = _analysis_problems(raw["analysis"], "analysis")
         problems += global_problems

@@ -48,8 +48,22 @@ def use_compilation_cache(cache_dir: str | Path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
+#: Loggers whose INFO records read as errors to a newcomer and say nothing to act on: JAX's
+#: probe of the TPU and proxy backends ("Unable to initialize backend 'tpu'") on a machine
+#: without them, and ArviZ's "arviz_base ... available, exposing its functions" on import.
+#: Their warnings and errors still show.
+QUIET_LOGGERS = ("jax._src.xla_bridge", "arviz")
+
+
+def quiet_libraries() -> None:
+    """Keep the :data:`QUIET_LOGGERS` to warnings and errors (set before they log)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure(threads: int | None = None, cache_dir: str | Path | None = None) -> int:
-    """Set up JAX for this process: float64, ``threads`` host devices, a compilation cache.
+    """Set up JAX for this process: float64, ``threads`` host devices, a compilation cache,
+    and quiet start-up banners (:func:`quiet_libraries`).
 
     Call it before anything computes with JAX.  A second call in a process whose JAX backend
     has started cannot change the device count; it then keeps the count and says so when
@@ -63,6 +77,7 @@ def configure(threads: int | None = None, cache_dir: str | Path | None = None) -
     Returns:
         The number of host devices JAX uses.
     """
+    quiet_libraries()
     threads = max(1, int(threads or os.cpu_count() or 1))
     import jax
     from jax._src import xla_bridge

@@ -35,7 +35,6 @@ from homodyne.io import write_json
 from homodyne.layout import DatasetLayout
 from homodyne.nlsq import FitResult, fit
 from homodyne.outputs import parameter_table, write_cmc, write_nlsq, write_twotime
-from homodyne.plots.files import read_json, read_npz
 from homodyne.settings import step_settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +128,8 @@ def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
                      "".join(f"; window {w + 1}: {r}" for w, r in
                              enumerate(z["decay_reason"][p]) if r))
     if plots is not None:
+        from homodyne.plots.files import read_json
+
         mode = read_json(Path(out.nlsq_json)).get("mode", ds.analysis.mode)
         paths += plot_twotime(out, mode=mode, svg=bool(plots.get("svg", False)))
     log.info("%s: model-free views written to %s", ds.name, ", ".join(map(str, paths)))
@@ -145,6 +146,8 @@ def _fitted_matrix(nlsq_npz: str | Path, data) -> np.ndarray:
     Raises:
         DataFormatError: the NLSQ file is of other data (rerun NLSQ).
     """
+    from homodyne.plots.files import read_npz  # the plots package: not in every job (NUTS)
+
     fit = read_npz(Path(nlsq_npz), ("c2_fit", "phi", "t"))
     if (fit["c2_fit"].shape != data.c2.shape or not np.array_equal(fit["phi"], data.phi)
             or not np.array_equal(fit["t"], data.t)):
@@ -217,6 +220,8 @@ def plot_datasets_step(datasets: Sequence[DatasetConfig], results: Sequence[Data
 def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> Path:
     """``analysis_summary.json``: NLSQ and CMC side by side, with the settings each result
     records, timings and provenance."""
+    from homodyne.plots.files import read_json
+
     nlsq = read_json(Path(results.nlsq_json))
     cmc = diagnostics = None
     if ds.cmc.enable:
@@ -251,7 +256,10 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
                          **{p: version(p) for p in ("jax", "nlsq", "numpyro")}},
         },
     }
-    return write_json(out, summary)
+    path = write_json(out, summary)
+    log.info("%s: verdict %s; summary written to %s", ds.name, summary["quality"]["verdict"],
+             path)
+    return path
 
 
 def tables_step(results: DatasetLayout) -> list[Path]:

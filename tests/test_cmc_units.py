@@ -282,12 +282,12 @@ def test_cmc_defaults_and_overrides():
 
 
 @pytest.mark.parametrize(("cmc", "message"), [
-    ({"chain": 4}, "'chain' was unexpected"),
+    ({"chain": 4}, "cmc.chain: unknown key; did you mean 'chains'?"),
     ({"chains": 0}, "cmc.chains"),
     ({"target_accept": 1.0}, "cmc.target_accept"),
     ({"shards": "big"}, "cmc.shards"),
     ({"shards": 0}, "cmc.shards"),
-    ({"points_per_shard": 3000}, "'points_per_shard' was unexpected"),
+    ({"points_per_shard": 3000}, "cmc.points_per_shard: unknown key; valid keys here: enable,"),
     ({"shards_per_job": 0}, "cmc.shards_per_job"),
     ({"max_divergence_rate": 1.5}, "cmc.max_divergence_rate"),
     ({"prior_width": 0}, "cmc.prior_width"),

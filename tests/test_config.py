@@ -59,7 +59,8 @@ def test_dataset_overrides_analysis_and_nlsq():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (_with(analysis={"dt": 0.1, "modee": "static"}), r"analysis: .*'modee' was unexpected"),
+        (_with(analysis={"dt": 0.1, "modee": "static"}),
+         r"analysis\.modee: unknown key; did you mean 'mode'\?"),
         (_with(analysis={"dt": "fast"}), r"analysis\.dt: 'fast' is not of type 'number'"),
         (_with(analysis={"dt": 0}), r"analysis\.dt: 0 is less than or equal to the minimum"),
         (_with(analysis={"dt": 0.1, "mode": "laminar"}), r"analysis\.mode: 'laminar' is not one"),

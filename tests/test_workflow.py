@@ -29,6 +29,8 @@ DEMO = ROOT / "config" / "config.yaml"
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 SMALL_CMC = yaml.safe_load(TEST_CONFIG.read_text())["cmc"]
 N_SHARDS = SMALL_CMC["shards"]
+#: Start-up lines that read as errors (issue #15): JAX's backend probe, ArviZ's banner.
+QUIET = ("Unable to initialize backend", "exposing its functions")
 
 
 def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
@@ -176,6 +178,15 @@ def test_demo_end_to_end(demo_run):
     nuts_logs = sorted(p.name for p in (work / "logs/demo/nuts").glob("*.log"))
     assert nuts_logs == [f"shard_{k:03d}.log" for k in range(N_SHARDS)]
     assert_complete(work)
+    console = result.stdout + result.stderr
+    assert "Shell command: None" not in console
+    logs = {p: p.read_text() for p in (work / "logs/demo").rglob("*.log")}
+    for text in [console, *logs.values()]:  # no JAX backend probe or ArviZ banner (#15)
+        assert not any(noise in text for noise in QUIET), text[-2000:]
+    for k in range(N_SHARDS):  # NUTS progress at each 10 %
+        text = logs[work / f"logs/demo/nuts/shard_{k:03d}.log"]
+        assert re.search(rf"shard {k}: NUTS 50% \(warmup \d+%, sampling \d+%\), "
+                         rf"{SMALL_CMC['chains']} chain\(s\), [\d.]+ draws/s, ETA ", text), text
     for step in ("load", "filter", "nlsq", "twotime", "shard", "combine", "plot", "summary",
                  "tables"):
         assert (work / "logs/demo" / f"{step}.log").exists(), step
@@ -552,6 +563,9 @@ def test_homodyne_run_writes_the_workflow_files(tmp_path, demo_run):
     # stderr); the workflow wrote the same verdict.  Any other failure is an error.
     assert result.returncode == 0 or (result.returncode == 1 and "quality failed" in
                                       result.stderr), result.stdout[-3000:] + result.stderr[-3000:]
+    assert not any(noise in result.stdout + result.stderr for noise in QUIET)
+    assert "shard 0: NUTS 50% (warmup" in result.stdout  # progress on the console
+    assert "demo: verdict " in result.stdout  # the summary step's line
     flow, run = work / "results/demo", work / "run/demo"
     def files(root):  # without the time stamps Snakemake keeps in directory() outputs
         return sorted(str(p.relative_to(root)) for p in root.rglob("*")

@@ -8,8 +8,8 @@ draws, which keep the chain structure of the shards.
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
+from arviz_stats import ess, rhat  # not `arviz`: it imports arviz_plots and matplotlib
 
 ZERO_MEAN_SDS = 4.0
 """A mean within this many shard posterior sds of zero is treated as zero (see
@@ -21,9 +21,9 @@ def chain_diagnostics(draws: np.ndarray) -> dict:
     and their worst values (``r_hat_max``, ``ess_bulk_min``, ``ess_tail_min``)."""
     draws = np.asarray(draws, dtype=np.float64)
     axes = {"chain_axis": 0, "draw_axis": 1}
-    r_hat = np.asarray(az.rhat(draws, **axes), dtype=np.float64)
-    ess_bulk = np.asarray(az.ess(draws, method="bulk", **axes), dtype=np.float64)
-    ess_tail = np.asarray(az.ess(draws, method="tail", prob=(0.05, 0.95), **axes),
+    r_hat = np.asarray(rhat(draws, **axes), dtype=np.float64)
+    ess_bulk = np.asarray(ess(draws, method="bulk", **axes), dtype=np.float64)
+    ess_tail = np.asarray(ess(draws, method="tail", prob=(0.05, 0.95), **axes),
                           dtype=np.float64)
     return {
         "r_hat": r_hat, "ess_bulk": ess_bulk, "ess_tail": ess_tail,

@@ -18,10 +18,10 @@ import logging
 import time
 from pathlib import Path
 
-import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
+from arviz_base import from_dict  # not `arviz`: its plots import matplotlib (job start-up)
 from jax import lax
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
@@ -35,6 +35,7 @@ from homodyne.cmc.model import (
     sampled_names,
     to_physical,
 )
+from homodyne.cmc.progress import Progress, report_every
 from homodyne.cmc.shard import Shard, read_shard
 from homodyne.config import CMCConfig
 from homodyne.errors import FitError
@@ -60,9 +61,10 @@ def chain_layout(chains: int) -> tuple[int, int]:
     return n, chains // n
 
 
-def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
+def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray,
+             progress: Progress):
     """``run(keys, data) -> (trace, compile seconds)``: NUTS chains of ``model`` with the
-    data as arguments.
+    data as arguments, each chain telling ``progress`` how far it is.
 
     NumPyro's functional NUTS kernel rather than its ``MCMC`` driver: ``MCMC`` closes over
     the model arguments, so each shard's points would be compiled into the program as
@@ -72,41 +74,60 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray):
     ``inverse_mass`` (:func:`homodyne.cmc.model.inverse_mass_matrix`, from the NLSQ
     covariance) throughout and adapts its step size; only when that is None does it start
     from the identity and adapt the mass matrix too.
+
+    The progress callback (``jax.debug.callback``, no result, every
+    :func:`~homodyne.cmc.progress.report_every` iterations) is part of the program of every
+    run; it reads only the chain number and the iteration, so the draws do not depend on it
+    and the cached program stays the same for every shard.
     """
+    every = report_every(cfg.warmup + cfg.samples)
+
+    def tick(index, i):
+        """Tell ``progress`` that the chain ``index`` has done ``i + 1`` iterations."""
+        lax.cond((i + 1) % every == 0,
+                 lambda: jax.debug.callback(progress.update, index, i + 1), lambda: None)
 
     def potential(*data):
         return lambda params: potential_energy(model, data, {}, params)
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential, algo="NUTS")
 
-    def chain(key, data):
+    def chain(key, index, data):
         state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
                             inverse_mass_matrix=inverse_mass,
                             adapt_mass_matrix=inverse_mass is None,
                             target_accept_prob=cfg.target_accept, trajectory_length=None,
                             max_tree_depth=cfg.max_tree_depth, model_args=data, rng_key=key)
         initial_energy = state.potential_energy
-        state = lax.fori_loop(0, cfg.warmup, lambda _, s: sample_kernel(s, model_args=data),
-                              state)
+        def warm(i, s):
+            tick(index, i)
+            return sample_kernel(s, model_args=data)
 
-        def draw(s, _):
+        state = lax.fori_loop(0, cfg.warmup, warm, state)
+
+        def draw(s, i):
+            tick(index, cfg.warmup + i)
             s = sample_kernel(s, model_args=data)
             return s, (s.z, s.diverging, s.num_steps, s.adapt_state.step_size,
                        s.accept_prob, s.energy, s.potential_energy)
 
-        return initial_energy, lax.scan(draw, state, length=cfg.samples)[1]
+        return initial_energy, lax.scan(draw, state, jnp.arange(cfg.samples))[1]
 
     devices, per_device = chain_layout(cfg.chains)
-    on_devices = jax.pmap(lambda keys, data: lax.map(lambda k: chain(k, data), keys),
-                          in_axes=(0, None), devices=jax.local_devices()[:devices])
+    on_devices = jax.pmap(
+        lambda keys, index, data: lax.map(lambda ki: chain(*ki, data), (keys, index)),
+        in_axes=(0, 0, None), devices=jax.local_devices()[:devices])
 
     def run(keys, data):
         keys = keys.reshape(devices, per_device, *keys.shape[1:])
+        index = jnp.arange(cfg.chains).reshape(devices, per_device)
         began = time.perf_counter()
-        compiled = on_devices.lower(keys, data).compile()
+        compiled = on_devices.lower(keys, index, data).compile()
         compile_seconds = time.perf_counter() - began
+        progress.start()
         out = jax.tree.map(lambda x: np.asarray(x).reshape(cfg.chains, *x.shape[2:]),
-                           compiled(keys, data))
+                           compiled(keys, index, data))
+        jax.effects_barrier()  # the last progress callbacks have run
         return out, compile_seconds
 
     return run
@@ -135,7 +156,8 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
     """
     run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
                    initial_values(shard, cfg.sample_sigma),
-                   inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass))
+                   inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass),
+                   Progress(f"shard {shard.index}", cfg.chains, cfg.warmup, cfg.samples))
     keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
     (initial_energy, trace), compile_seconds = run(keys, _padded(shard))
     z, diverging, n_steps, step, accept, energy, pe = trace
@@ -180,7 +202,7 @@ def posterior_tree(names, draws, stats, attrs):
     groups = {"posterior": {n: draws[..., k] for k, n in enumerate(names)}}
     if stats is not None:
         groups["sample_stats"] = stats
-    return az.from_dict(groups, attrs={"/": attrs})
+    return from_dict(groups, attrs={"/": attrs})
 
 
 def write_tree(path: str | Path, tree) -> Path:

@@ -61,8 +61,8 @@ def select_q(q_bins: np.ndarray, q: float, tolerance: float, source: str):
     if abs(nearest - q) > tolerance * q:
         raise DataQualityError(
             f"{source}: no bin has q within {tolerance:.0%} of the requested q = {q:.6g} 1/Å "
-            f"(nearest {nearest:.6g}); available q: {available}. Set q to one of them or widen "
-            "q_tolerance"
+            f"(nearest {nearest:.6g}); available q: {available}. Set the dataset's q in the config "
+            "(datasets[].q) to one of them"
         )
     return np.isclose(q_bins, nearest, rtol=Q_SAME, atol=0.0), float(nearest)
 

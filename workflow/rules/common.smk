@@ -1,4 +1,5 @@
 # Config, datasets and input functions shared by every rule.
+import functools
 import json
 import os
 from pathlib import Path
@@ -23,12 +24,14 @@ for _path in CONFIG_FILES:
 update_config(_merged, dict(workflow.config_settings.config or {}))  # --config key=value
 config.clear()
 config.update(_merged)
+# homodyne's own check first: one line per problem naming the key (a typo gets the closest
+# valid key), where Snakemake's validate() would print the schema.
+HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 validate(config, "../schemas/config.schema.yaml")
 if workflow.is_main_process:  # `homodyne validate`: every dataset file opened, all problems
     from homodyne.validate import validate_data
 
     validate_data(config, ", ".join(CONFIG_FILES), produced=[DEMO_DATA]).raise_for_problems()
-HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"
 OUT = layout.dataset(RESULTS, "{ds}")  # path patterns of every rule's results
@@ -43,7 +46,14 @@ def settings(step):
     """The settings the step's output depends on, as JSON, for a ``params`` entry of its
     rule; Snakemake's params trigger then reruns the step (and what follows) when one
     changes."""
-    return lambda wc: settings_json(DATASETS[wc.ds], step, HOMODYNE.plots)
+    return lambda wc: _settings(wc.ds, step)
+
+
+@functools.cache
+def _settings(name, step):
+    """Settings JSON of a dataset's step, made once: Snakemake asks for it several times
+    per job, and a dry run of 2,000 shards has 2,000 NUTS jobs (benchmarks/README.md)."""
+    return settings_json(DATASETS[name], step, HOMODYNE.plots)
 
 
 wildcard_constraints:
@@ -111,8 +121,12 @@ def posteriors(wildcards):
 
 
 def nuts_group(wildcards):
-    """Bundle `cmc.shards_per_job` consecutive shards into one scheduler job."""
+    """Bundle `cmc.shards_per_job` consecutive shards into one scheduler job; with one shard
+    per job, no group: plain jobs, which the Slurm profile can submit as an array
+    (docs/schedulers.md), and a DAG without 2,000 one-job groups."""
     per_job = resources.shards_per_job(DATASETS[wildcards.ds].cmc.shards_per_job)
+    if per_job == 1:
+        return None
     return f"nuts_{wildcards.ds}_{int(wildcards.k) // per_job}"
 
 
