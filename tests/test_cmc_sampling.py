@@ -28,7 +28,7 @@ from homodyne.nlsq import fit
 
 K = 4
 SIM = dict(mode="static", params={"D0": 1e4, "alpha": -0.5, "D_offset": 10.0},
-           phi=[-30.0, 0.0, 30.0], n_frames=60, dt=0.1, q=0.008, contrast=0.3, noise=0.005,
+           phi=[-30.0, 0.0, 30.0], n_frames=100, dt=0.1, q=0.008, contrast=0.3, noise=0.005,
            seed=11)
 NUTS = dict(chains=2, warmup=300, samples=400, seed=5)
 

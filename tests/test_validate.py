@@ -94,7 +94,7 @@ def test_every_problem_is_listed_at_once(tmp_path, data_file, capsys):
     ], analysis={"mode": "static", "dt": 0.1, "bogus": 1})
     report = validate(cfg)
     keys = [p.split(":")[0] for p in report.problems]
-    assert keys == ["analysis", "datasets[0].file", "datasets[1].q", "datasets[2].frames",
+    assert keys == ["analysis.bogus", "datasets[0].file", "datasets[1].q", "datasets[2].frames",
                     "datasets[3].phi_ranges"]
     assert "bogus" in report.problems[0] and "missing.h5" in report.problems[1]
     assert "nearest 0.0054" in report.problems[2]

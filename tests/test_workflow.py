@@ -263,7 +263,8 @@ def test_interrupted_run_completes_on_rerun(tmp_path, demo_run):
         head.wait(timeout=120)
         seconds = time.monotonic() - start
     printed = (work / "interrupted.txt").read_text()
-    assert seconds < 30, f"Snakemake took {seconds:.0f} s to stop"
+    # generous: the full suite on 2 shared cores measured 32 s once (quiet: a few seconds)
+    assert seconds < 60, f"Snakemake took {seconds:.0f} s to stop"
     for crash in ("Fatal Python error", "Segmentation fault", "SIGSEGV", "core dumped"):
         assert crash not in printed, printed[-3000:]
     nuts_logs = "".join(p.read_text() for p in (work / "logs/demo/nuts").glob("*.log"))
@@ -429,7 +430,7 @@ def test_cross_dataset_figure_reads_only_the_configured_datasets(tmp_path, demo_
 
 
 # Every figure and table of a dataset, the way the report shows them.
-REPORT_PARTS = {"NLSQ", "Bayesian (CMC)", "Tables"}
+REPORT_PARTS = {"NLSQ", "Bayesian (CMC)", "Tables", "Model-free views"}
 DECODE_RESULTS = """(async () => {
   const out = {};
   for (const [path, r] of Object.entries(results)) {
