@@ -501,7 +501,8 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
     report = work / "results/report.html"
     text = report.read_text(encoding="utf-8")
     assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=[\"']?(https?:|//)", text)
-    figures = sorted(p.name for p in (work / "results/demo/plots").glob("*.png"))
+    figures = sorted([p.name for p in (work / "results/demo/plots").glob("*.png")]
+                     + [p.name for p in (work / "results/demo/twotime").glob("*.png")])
     with Browser(chromium_path) as browser:
         browser.open(report.as_uri())
         browser.wait_for("typeof app !== 'undefined' && typeof results !== 'undefined' && "

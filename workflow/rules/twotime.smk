@@ -19,12 +19,14 @@ rule twotime:
             caption="../report/one_time.rst",
             category="{ds}",
             subcategory="Model-free views",
+            labels={"figure": "one-time g2 per angle, data and model"},
         ),
         ageing_figure=report(
             OUT.ageing_figure,
             caption="../report/ageing.rst",
             category="{ds}",
             subcategory="Model-free views",
+            labels={"figure": "decay time against sample age, data and model"},
         ),
     log:
         "logs/{ds}/twotime.log",
