@@ -430,6 +430,7 @@ def test_cross_dataset_figure_reads_only_the_configured_datasets(tmp_path, demo_
 
 
 # Every figure and table of a dataset, the way the report shows them.
+ROW_SHOWN = '[...document.querySelectorAll("#app tr")].some(tr => tr.textContent.includes({}))'
 REPORT_PARTS = {"NLSQ", "Bayesian (CMC)", "Tables", "Model-free views"}
 DECODE_RESULTS = """(async () => {
   const out = {};
@@ -523,8 +524,10 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
             assert e["labels"], e["name"]
         assert "D0" in pages["parameters.html"]["text"]
         # Through the menu, as a reader would: the dataset, its NLSQ part, one figure.
-        for step in ("demo", "NLSQ"):
-            assert browser.evaluate(f"{CLICK}({json.dumps(step)})"), step
+        for step in ("demo", "NLSQ"):  # each click re-renders the menu: wait for the next
+            browser.wait_for(f"{CLICK}({json.dumps(step)})")
+            time.sleep(0.5)
+        browser.wait_for(ROW_SHOWN.format(json.dumps("every angle")))  # the menu re-renders
         assert browser.evaluate(f"{VIEW}('every angle')")
         img = "#app img[src^='data:image/png']"
         browser.wait_for(f"document.querySelector(\"{img}\")?.complete && "
@@ -534,7 +537,9 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
         assert share > 0.05 and colours > 50, (share, colours)
         # The parameter table of the dataset, drawn in its frame.
         for step in ("demo", "Tables"):
-            assert browser.evaluate(f"{CLICK}({json.dumps(step)})"), step
+            browser.wait_for(f"{CLICK}({json.dumps(step)})")
+            time.sleep(0.5)
+        browser.wait_for(ROW_SHOWN.format(json.dumps("parameters")))
         assert browser.evaluate(f"{VIEW}('parameters')")
         browser.wait_for("document.querySelector('#app iframe') !== null")
         time.sleep(1.0)  # the frame's own load, which the page cannot observe (data: URI)
