@@ -11,6 +11,10 @@ class HomodyneError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class SetupError(HomodyneError):
+    """The process is not set up to compute: JAX runs in float32 (no configure() call)."""
+
+
 class ConfigError(HomodyneError):
     """The analysis config is invalid: unknown key, wrong type, value out of range."""
 

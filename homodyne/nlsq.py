@@ -42,6 +42,7 @@ from homodyne.physics import (
     compute_c2_block,
     folded_triangle,
 )
+from homodyne.runtime import require_float64
 
 
 def _import_least_squares():
@@ -502,6 +503,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     free parameters moved from their start (a solver that returns its initial values is not
     believed).  With ``multistart > 0`` the best of the starts by cost is reported.
     """
+    require_float64("homodyne.nlsq.fit")
     cfg = cfg or NLSQConfig()
     began = time.perf_counter()
     problem = build_problem(data, analysis)

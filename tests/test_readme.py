@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import yaml
 from conftest import ROOT
@@ -53,3 +55,17 @@ def test_config_validate_and_run_as_the_readme_says(tmp_path, monkeypatch, capsy
     assert "homodyne plot results/" in README
     assert main(["plot", "out"]) == 0
     assert (tmp_path / "out/my_file/plots/c2_overview.png").exists()
+
+
+def test_the_python_example_runs_in_a_fresh_process(tmp_path):
+    """The 'From Python' block, as written, in a new interpreter (no set-up but its own):
+    it fits and evaluates the model in float64."""
+    simulate(tmp_path / "my_file.h5", mode="static", params={"D0": 1e4, "alpha": -0.5},
+             phi=[0.0, 90.0], n_frames=30, dt=0.1, q=0.0054, seed=3)
+    block = next(b for b in _blocks("python") if "runtime.configure()" in b)
+    assert block.index("runtime.configure()") < block.index("fit(")
+    result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "'D0':" in result.stdout
+    assert "float64 (2, 29, 29)" in result.stdout  # t = 0 is dropped

@@ -8,9 +8,15 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
+from homodyne.cmc import NLSQEstimate, make_shards
+from homodyne.config import AnalysisConfig, CMCConfig
+from homodyne.data import load, simulate
+from homodyne.nlsq import build_problem
+from homodyne.physics import compute_c2
 from homodyne.runtime import xla_flags
 
 
@@ -88,3 +94,65 @@ def test_workflow_jobs_get_their_rule_threads_as_devices(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "one.txt").read_text() == "1"
     assert (tmp_path / "four.txt").read_text() == "4"
+
+
+def test_the_public_api_refuses_float32_until_configure_is_called(tmp_path):
+    """A script that skips the set-up: every public computing function stops with one error
+    naming homodyne.runtime.configure(); after that call the same function computes in
+    float64 and matches the reference value to 1e-14."""
+    data = simulate(tmp_path / "d.h5", mode="static", params={"D0": 1e4, "alpha": -0.5},
+                    phi=[0.0, 90.0], n_frames=20, dt=0.1, q=0.008, seed=1)
+    loaded = load(data, q=0.008, dt=0.1)
+    analysis = AnalysisConfig(mode="static", dt=0.1)
+    problem = build_problem(loaded, analysis)
+    sd = np.where(problem.free, 0.01 * np.abs(problem.start), 0.0)
+    estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
+                            free=problem.free, covariance=np.diag(sd**2))
+    shard = make_shards(loaded, estimate, CMCConfig(shards=1), tmp_path / "shards",
+                        analysis=analysis)[0]
+    out = _python(f"""
+        import json
+        import numpy as np
+        from homodyne import physics, runtime
+        from homodyne.cmc import combine, sample_shard
+        from homodyne.config import AnalysisConfig, CMCConfig
+        from homodyne.data import load
+        from homodyne.errors import SetupError
+        from homodyne.nlsq import fit
+
+        t, ia, ja = np.arange(5) * 0.1, np.array([[0, 1]]), np.array([[2, 3]])
+        args = ("static", [1e4, -0.5, 0.0], t, [0.0])
+        calls = {{
+            "compute_c2": lambda: physics.compute_c2(*args, q=0.008, dt=0.1),
+            "compute_c2_points": lambda: physics.compute_c2_points(*args, [0], [1], [0],
+                                                                   q=0.008, dt=0.1),
+            "compute_c2_block": lambda: physics.compute_c2_block(*args, ia, ja, q=0.008,
+                                                                 dt=0.1),
+            "fit": lambda: fit(load({str(data)!r}, q=0.008, dt=0.1),
+                               AnalysisConfig(mode="static", dt=0.1)),
+            "sample_shard": lambda: sample_shard({str(shard)!r}, CMCConfig(),
+                                                 {str(tmp_path / "post.nc")!r}),
+            "combine": lambda: combine([{str(tmp_path / "post.nc")!r}], CMCConfig(),
+                                       shard_files=[{str(shard)!r}]),
+        }}
+        refused = {{}}
+        for name, call in calls.items():
+            try:
+                call()
+                refused[name] = "computed"
+            except SetupError as exc:
+                refused[name] = str(exc)
+        runtime.configure(1)
+        c2 = physics.compute_c2(*args, q=0.008, dt=0.1)
+        print(json.dumps({{"refused": refused, "dtype": str(c2.dtype),
+                          "c2": float(c2[0, 1, 3])}}))
+    """)
+    result = json.loads(out)
+    for name, message in result["refused"].items():
+        assert "homodyne.runtime.configure()" in message, (name, message)
+        assert "float32" in message and name in message
+    assert result["dtype"] == "float64"
+    configured = compute_c2("static", [1e4, -0.5, 0.0], np.arange(5) * 0.1, [0.0], q=0.008,
+                            dt=0.1)
+    assert result["c2"] == pytest.approx(float(configured[0, 1, 3]), rel=1e-14)
+    assert not (tmp_path / "post.nc").exists()

@@ -33,6 +33,7 @@ from homodyne.cmc.shard import read_shard
 from homodyne.config import CMCConfig
 from homodyne.data.readers import REMAKE
 from homodyne.errors import DataFormatError, FitError
+from homodyne.runtime import require_float64
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,11 @@ def combine(posterior_files, cfg: CMCConfig, shard_files=None) -> ConsensusResul
 
     Raises:
         FitError: no files, incompatible files, or no shard left after the checks.
+        SetupError: shard files given (the self-check evaluates the model) and JAX runs in
+            float32: call :func:`homodyne.runtime.configure` first.
     """
+    if shard_files is not None:
+        require_float64("homodyne.cmc.combine (its self-check against the full data)")
     posteriors = sorted((read_posterior(f) for f in posterior_files),
                         key=lambda post: int(post.attrs.get("index", -1)))
     if not posteriors:

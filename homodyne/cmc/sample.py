@@ -40,7 +40,7 @@ from homodyne.cmc.shard import Shard, read_shard
 from homodyne.config import CMCConfig
 from homodyne.errors import FitError
 from homodyne.io import write_atomic
-from homodyne.runtime import use_compilation_cache
+from homodyne.runtime import require_float64, use_compilation_cache
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,11 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
         (all of it), ``compile_seconds`` (tracing and compiling, or loading from the cache),
         ``seed``, ``chain_layout``, ``error`` (empty unless sampling was impossible) and
         ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
+
+    Raises:
+        SetupError: JAX runs in float32: call :func:`homodyne.runtime.configure` first.
     """
+    require_float64("homodyne.cmc.sample_shard")
     if cache_dir is not None:
         use_compilation_cache(cache_dir)
     shard = read_shard(shard_file)

@@ -25,6 +25,7 @@ import numpy as np
 
 from homodyne import params as registry
 from homodyne.physics import heterodyne, homodyne
+from homodyne.runtime import require_float64
 
 _MODELS = {
     "static": (
@@ -39,8 +40,13 @@ _MODELS = {
 }
 
 
-def _as_inputs(mode, params, t, phi, contrast, offset):
-    """Canonical mode and float64 arrays; contrast/offset broadcast to one value per angle."""
+def _as_inputs(mode, params, t, phi, contrast, offset, *, caller):
+    """Canonical mode and float64 arrays; contrast/offset broadcast to one value per angle.
+
+    Refuses (:func:`homodyne.runtime.require_float64`) when JAX would make those arrays
+    float32: ``caller`` names the public function in the message.
+    """
+    require_float64(f"homodyne.physics.{caller}")
     mode = registry.canonical_mode(mode)
     params = jnp.asarray(params, dtype=jnp.float64)
     expected = len(registry.names(mode))
@@ -127,8 +133,13 @@ def compute_c2(mode, params, t, phi, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0
 
     Returns:
         float64 array of shape ``(n_phi, N, N)``, symmetric in the last two axes.
+
+    Raises:
+        SetupError: JAX runs in float32: call :func:`homodyne.runtime.configure` first
+            (so do the other public computing functions).
     """
-    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset)
+    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset,
+                                                        caller="compute_c2")
     return _matrix(mode, params, t, phi, q, dt, L, contrast, offset)
 
 
@@ -139,7 +150,8 @@ def compute_c2_points(mode, params, t, phi, i, j, p, *, q, dt, L=2.0e6, contrast
     ``contrast``/``offset``).  The value at each point equals
     ``compute_c2(...)[p[k], i[k], j[k]]``: the same kernel is evaluated on gathered frames.
     """
-    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset)
+    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset,
+                                                        caller="compute_c2_points")
     i, j, p = (jnp.asarray(x, dtype=jnp.int32) for x in (i, j, p))
     return _points(mode, params, t, phi, i, j, p, q, dt, L, contrast, offset)
 
@@ -150,6 +162,7 @@ def compute_c2_block(mode, params, t, phi, ia, ja, *, q, dt, L=2.0e6, contrast=0
     Returns ``(n_phi, R, C)`` with ``out[p, r, c] == compute_c2(...)[p, ia[r, c], ja[r, c]]``;
     the pair layout is shared by all angles (see :func:`folded_triangle`).
     """
-    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset)
+    mode, params, t, phi, contrast, offset = _as_inputs(mode, params, t, phi, contrast, offset,
+                                                        caller="compute_c2_block")
     ia, ja = (jnp.asarray(x, dtype=jnp.int32) for x in (ia, ja))
     return _block(mode, params, t, phi, ia, ja, q, dt, L, contrast, offset)
