@@ -5,8 +5,8 @@ reads protocol commands from file descriptor 3 and writes replies and events to
 descriptor 4, each message a JSON text ended by a NUL byte.  That is all the client below
 needs (no WebSocket library, no Playwright and its browser download).
 
-:func:`chromium` finds the browser and installs the Debian package when it is missing (as
-root with apt-get), or says why it cannot; the tests skip with that reason.
+Chromium is installed beforehand (tests/capabilities.py); the test that uses it is marked
+``browser`` and skips, or fails in CI, where it is missing.
 """
 
 from __future__ import annotations
@@ -15,38 +15,10 @@ import base64
 import json
 import os
 import select
-import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-NAMES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def _find() -> str | None:
-    return next((path for name in NAMES if (path := shutil.which(name))), None)
-
-
-def chromium() -> tuple[str | None, str]:
-    """The browser's path, installing Debian's ``chromium`` if needed; else ``(None, why)``."""
-    path = _find()
-    if path:
-        return path, ""
-    if shutil.which("apt-get") is None:
-        return None, "Chromium is not installed and there is no apt-get to install it"
-    if os.geteuid() != 0:
-        return None, "Chromium is not installed and installing it needs root (apt-get)"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    log = []
-    for cmd in (["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-                ["apt-get", "update"],
-                ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-        log.append(done.stdout[-500:] + done.stderr[-500:])
-        if cmd[1] == "install" and done.returncode == 0 and (path := _find()):
-            return path, ""
-    return None, "apt-get could not install chromium: " + " | ".join(log)[-1000:]
 
 
 class Browser:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from capabilities import check_marks
 
 from homodyne import runtime
 
@@ -18,3 +19,9 @@ DATA = ROOT / "tests" / "data"
 @pytest.fixture(scope="session")
 def golden_cases():
     return json.loads((DATA / "reference" / "golden_c2.json").read_text())["cases"]
+
+
+def pytest_runtest_setup(item):
+    """A test marked ``root``, ``scheduler`` or ``browser`` skips where the machine lacks
+    that (saying what and how to provide it), and fails instead in CI (tests/capabilities.py)."""
+    check_marks(mark.name for mark in item.iter_markers())

@@ -1,11 +1,12 @@
 """A real single-node Slurm on loopback for the workflow tests (facts: docs/schedulers.md).
 
-Installed from Debian's packages when absent, started afresh for each test session with its
-own state and logs under a temporary folder, and stopped by PID.  Nothing is assumed about
-daemons left by other runs.  The configuration goes to the default /etc/slurm/slurm.conf:
-inside a job, snakemake-executor-plugin-slurm-jobstep drops every ``SLURM_*`` variable
-(``SLURM_CONF`` too) before its ``srun``, so no other location reaches the job steps.  A
-slurm.conf this module did not write is never overwritten.
+Installed beforehand (tests/capabilities.py: the tests that use it are marked ``root`` and
+``scheduler`` and skip, or fail in CI, where it is missing), started afresh for each test
+session with its own state and logs under a temporary folder, and stopped by PID.  Nothing
+is assumed about daemons left by other runs.  The configuration goes to the default
+/etc/slurm/slurm.conf: inside a job, snakemake-executor-plugin-slurm-jobstep drops every
+``SLURM_*`` variable (``SLURM_CONF`` too) before its ``srun``, so no other location reaches
+the job steps.  A slurm.conf this module did not write is never overwritten.
 """
 
 from __future__ import annotations
@@ -18,21 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
-PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# written by homodyne's tests/scheduler.py"
-COMMANDS = ["slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "munged"]
-
-
-def ensure_installed() -> None:
-    """Install Slurm and munge from Debian's packages unless every command is present."""
-    if all(shutil.which(c) or Path("/usr/sbin", c).exists() for c in COMMANDS):
-        return
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
 
 
 def _conf(root: Path, host: str, cpus: int, memory_mb: int) -> str:
@@ -77,7 +65,6 @@ class Slurm:
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True)
 
     def start(self) -> Slurm:
-        ensure_installed()
         for sub in ("state", "spool"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0]

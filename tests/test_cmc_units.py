@@ -453,18 +453,17 @@ def test_write_cmc_writes_the_four_files_atomically(shard_files, four_shards, tm
 
 
 def test_failed_write_leaves_no_file(shard_files, four_shards, tmp_path, monkeypatch):
+    """The NetCDF writer itself fails half-way (bytes on disk, then an error, as on a full
+    disk): the real write path of write_cmc leaves neither the file nor a temporary."""
+    import xarray as xr
+
     result = combine(four_shards[:2], CMCConfig(), shard_files)
 
-    def broken(path, tree):
-        from homodyne.io import write_atomic
+    def half_then_fail(self, target, **kwargs):
+        Path(target).write_bytes(b"\x89HDF half a file")
+        raise OSError("disk full")
 
-        def fail(tmp):
-            tmp.write_bytes(b"half a file")
-            raise OSError("disk full")
-
-        return write_atomic(path, fail)
-
-    monkeypatch.setattr("homodyne.cmc.sample.write_tree", broken)
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", half_then_fail)
     with pytest.raises(OSError, match="disk full"):
         write_cmc(layout.dataset(tmp_path, "d"), result, {})
     assert not Path(layout.dataset(tmp_path, "d").cmc_netcdf).exists()

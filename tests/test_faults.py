@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from capabilities import unavailable
 
 from homodyne import io
 from homodyne.cmc import NLSQEstimate, make_shards
@@ -152,6 +153,7 @@ def _mount_tiny_tmpfs(where: Path, size: str) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.root
 def test_really_full_disk_leaves_no_file(tmp_path):
     """The same on a real 64 kB file system (where this machine lets the tests mount one)."""
     source = simulate(tmp_path / "big.h5", mode="static", params={"D0": 1e4}, phi=[0.0, 90.0],
@@ -159,7 +161,7 @@ def test_really_full_disk_leaves_no_file(tmp_path):
     big = load(source, q=0.008, dt=0.1)  # 2 × 100 × 100 float64: 160 kB
     disk = tmp_path / "disk"
     if not _mount_tiny_tmpfs(disk, "64k"):
-        pytest.skip("cannot mount a tmpfs here; the monkeypatched cases above still ran")
+        unavailable("cannot mount a tmpfs here (the monkeypatched cases above still ran)")
     try:
         with pytest.raises(OSError):
             write_xpcs(disk / "filtered.h5", big)

@@ -22,7 +22,7 @@ import yaml
 
 from homodyne.data import simulate
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(1800)]  # reruns: 1200 s each
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HOMODYNE_THREADS": "2"}
 STOP_WITHIN_S = 10.0

@@ -25,7 +25,8 @@ from test_workflow import N_SHARDS, _workdir, assert_complete, snakemake, snakem
 
 from homodyne import layout
 
-pytestmark = pytest.mark.faults
+# every rule killed in turn and rerun: one Snakemake run per rule, far above 900 s when loaded
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(3600)]
 RULES = ("load", "filter", "nlsq", "shard", "nuts", "combine", "plot", "summary")
 DEMO = layout.dataset("results", "demo")
 # What each run is asked for: the output of the rule (of combine for nuts, whose jobs exist

@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from capabilities import browser_path
 from conftest import ROOT
 from scheduler import Slurm
 
@@ -31,6 +32,9 @@ SMALL_CMC = yaml.safe_load(TEST_CONFIG.read_text())["cmc"]
 N_SHARDS = SMALL_CMC["shards"]
 #: Start-up lines that read as errors (issue #15): JAX's backend probe, ArviZ's banner.
 QUIET = ("Unable to initialize backend", "exposing its functions")
+#: Each workflow test runs Snakemake up to three times (600 s limit each) after the module's
+#: demo run: above the suite's default limit of 900 s per test.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _workdir(tmp_path: Path, name: str, **cmc) -> Path:
@@ -289,14 +293,37 @@ def slurm(tmp_path_factory):
     cluster.stop()
 
 
+@pytest.mark.root
+@pytest.mark.scheduler
 def test_slurm_profile_runs_the_demo(tmp_path, slurm):
     work = _workdir(tmp_path, "slurm")
     result = snakemake(work, profile="slurm", env=slurm.env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_complete(work)
-    assert "slurm" in (result.stdout + result.stderr).lower()
+    ran = slurm_jobs(slurm.env, work)
+    assert {"simulate_demo", "load", "filter", "nlsq", "twotime", "shard", "combine", "plot",
+            "summary", "tables"} <= {job for job, state in ran if state == "COMPLETED"}, ran
+    assert any(job.startswith("nuts") and state == "COMPLETED" for job, state in ran), ran
 
 
+def slurm_jobs(env: dict, workdir: Path) -> list[tuple[str, str]]:
+    """``(rule, state)`` of every Slurm job started from ``workdir``, finished ones included
+    (they stay listed for the test cluster's MinJobAge of an hour).  The Slurm executor
+    writes ``rule_<rule>[_wildcards_<values>]`` into each job's comment (a bundle of NUTS
+    jobs: ``rule_<group>``, ``nuts_<dataset>_<k>``)."""
+    shown = subprocess.run(["scontrol", "show", "job", "--oneliner"], env=env, check=True,
+                           capture_output=True, text=True).stdout
+    jobs = []
+    for line in shown.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if fields.get("WorkDir") == os.path.realpath(workdir):
+            rule = re.sub(r"_wildcards_.*$", "", fields.get("Comment", "").removeprefix("rule_"))
+            jobs.append((rule, fields.get("JobState", "")))
+    return jobs
+
+
+@pytest.mark.root
+@pytest.mark.scheduler
 def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm, demo_run):
     env = {**slurm.env, "PATH": f"{ROOT / 'tests/pbs'}{os.pathsep}{slurm.env['PATH']}"}
     assert shutil.which("qsub", path=env["PATH"]) == str(ROOT / "tests/pbs/qsub")
@@ -481,14 +508,12 @@ def _not_blank(png: Path, box) -> tuple[float, int]:
 
 @pytest.fixture(scope="module")
 def chromium_path():
-    from browser import chromium
-
-    path, why = chromium()
-    if path is None:
-        pytest.skip(why)
+    path = browser_path()
+    assert path, "the browser mark lets this test run only where Chromium is installed"
     return path
 
 
+@pytest.mark.browser
 def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_run,
                                                                 chromium_path):
     """``make report`` on the finished demo: one self-contained HTML file; Chromium opens it,
