@@ -68,9 +68,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     """Analyse every configured dataset (or one) in this process, through the workflow's
     steps and files (:mod:`homodyne.runner`).
 
-    ``--method nlsq`` runs the NLSQ steps only; ``cmc`` and ``both`` add the CMC steps for
-    datasets with ``cmc.enable`` (the NLSQ result files are written either way: they hold
-    the priors of the shards).  The output folder is locked for the run
+    ``--method nlsq`` runs the NLSQ steps only; ``both`` adds the CMC steps for datasets with
+    ``cmc.enable``.  ``cmc`` is another name for ``both``: the shards take their priors from
+    the NLSQ result files, so CMC always runs NLSQ first.  The output folder is locked for the run
     (:mod:`homodyne.lock`): a second run on it refuses instead of overwriting.
     """
     from homodyne.config import load_config
@@ -110,13 +110,13 @@ def _run(args: argparse.Namespace, config) -> int:
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="analyse the datasets of a config in this process",
                        description="Fit every dataset of CONFIG (or --dataset NAME) and write "
-                       "DIR/<dataset>/nlsq/nlsq_results.{json,npz} (--method nlsq or both) "
-                       "and DIR/<dataset>/cmc/mcmc_* (--method cmc or both), through the "
-                       "same steps and files as the workflow; the shards are sampled one "
-                       "after another.")
+                       "DIR/<dataset>/nlsq/nlsq_results.{json,npz}, and with --method both "
+                       "also DIR/<dataset>/cmc/mcmc_*, through the same steps and files as "
+                       "the workflow; the shards are sampled one after another.")
     p.add_argument("config", help="analysis config (YAML)")
-    p.add_argument("--method", choices=["nlsq", "cmc", "both"], default="nlsq",
-                   help="what to run (default: nlsq)")
+    p.add_argument("--method", choices=["nlsq", "both", "cmc"], default="nlsq",
+                   help="nlsq: NLSQ only (default); both: NLSQ, then CMC for datasets with "
+                   "cmc.enable; cmc: the same run as both (CMC takes its priors from NLSQ)")
     p.add_argument("--jax-cache", metavar="DIR", default=None,
                    help="JAX compilation cache of the CMC shards (default: DIR/.jax_cache)")
     p.add_argument("--dataset", help="only this dataset")

@@ -186,6 +186,7 @@ class DatasetConfig:
     phi_ranges: tuple[tuple[float, float], ...] | None = None
     frames: tuple[int, int] | None = None
     frames_exclude: tuple[tuple[int, int], ...] = ()
+    mask_nonfinite: bool = False
     twotime: TwoTimeConfig = field(default_factory=TwoTimeConfig)
 
 
@@ -282,6 +283,7 @@ def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
                     if "phi_ranges" in entry else None),
         frames=tuple(entry["frames"]) if "frames" in entry else None,
         frames_exclude=tuple((int(a), int(b)) for a, b in entry.get("frames_exclude", ())),
+        mask_nonfinite=bool(entry.get("mask_nonfinite", False)),
         twotime=TwoTimeConfig(age_windows=int(raw["twotime"]["age_windows"])),
     )
 

@@ -46,10 +46,6 @@ class DatasetLayout:
         return str(Path(self.root, self.name, *parts))
 
     @property
-    def dir(self) -> str:
-        return self._path()
-
-    @property
     def loaded(self) -> str:
         return self._path("data", "loaded.h5")
 

@@ -63,7 +63,8 @@ def _own(ds: DatasetConfig, step: str, plots: Mapping | None) -> dict:
     """The settings read by ``step`` itself, grouped by config section."""
     if step == "load":
         return {"data": {"file": str(ds.file), "q": ds.q, "dt": ds.analysis.dt,
-                         "frames": _plain(ds.frames), "phi_ranges": _plain(ds.phi_ranges)}}
+                         "frames": _plain(ds.frames), "phi_ranges": _plain(ds.phi_ranges),
+                         "mask_nonfinite": ds.mask_nonfinite}}
     if step == "filter":
         return {"filter": {"frames_exclude": _plain(ds.frames_exclude)}}
     if step == "nlsq":

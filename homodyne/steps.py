@@ -78,9 +78,15 @@ def load_step(ds: DatasetConfig, out: str | Path) -> Path:
     """Read every angle of the dataset's q ring in its frame window into ``out``.
 
     Non-finite values are kept here: whether they matter depends on the angles the filter
-    step keeps.
+    step keeps.  With ``mask_nonfinite`` the window shrinks to the frames that are finite in
+    the kept angles, so this step reads only those angles (``phi_ranges``; the filter step
+    then keeps them all) and leaves the masking to the loader.
     """
-    data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames, check_finite=False)
+    if ds.mask_nonfinite:
+        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames,
+                    phi_ranges=ds.phi_ranges, mask_nonfinite=True)
+    else:
+        data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames, check_finite=False)
     log.info("%s: q = %.6g 1/Å, %d angles, %d frames from %s", ds.name, data.q, data.n_phi,
              data.n_frames, ds.file)
     return write_xpcs(out, data)

@@ -264,7 +264,7 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
             ds = config.datasets[k]
             try:  # loaded once for both data checks
                 data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
-                            frames=ds.frames)
+                            frames=ds.frames, mask_nonfinite=ds.mask_nonfinite)
             except DataQualityError:
                 data = None  # dataset_reasons reports the loader's message
             for r in quality.dataset_reasons(ds, data):

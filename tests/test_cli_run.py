@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
+from homodyne import layout
 from homodyne.cli import main
 from homodyne.data import simulate
 
@@ -88,3 +91,31 @@ def test_run_with_frames_exclude_leaves_their_pairs_out_and_writes_the_views(tmp
         assert z["decay_time"].shape == (2, 5)
     assert (out / "demo/twotime/ageing.png").is_file()
     assert (out / "demo/twotime/one_time.png").is_file()
+
+
+def test_method_cmc_is_the_same_run_as_both_as_the_help_says(tmp_path, monkeypatch, capsys):
+    """What each --method hands to the runner: cmc and both the same datasets (NLSQ, then CMC
+    where enabled), nlsq the datasets with CMC switched off; the help says exactly that."""
+    handed = {}
+
+    def record(datasets, output, plots=None):
+        handed[method] = list(datasets)
+        for ds in datasets:  # the summary _run reads back for the verdict
+            path = Path(layout.dataset(output, ds.name).summary)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"quality": {"verdict": "ok", "reasons": []}}))
+        return []
+
+    monkeypatch.setattr("homodyne.runner.run", record)
+    config = _config(tmp_path)
+    for method in ("nlsq", "both", "cmc"):
+        assert main(["run", str(config), "--method", method, "--output",
+                     str(tmp_path / method)]) == 0
+    assert handed["cmc"] == handed["both"] != handed["nlsq"]
+    assert [ds.cmc.enable for ds in handed["both"]] == [True]
+    assert [ds.cmc.enable for ds in handed["nlsq"]] == [False]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "cmc: the same run as both" in text and "nlsq: NLSQ only (default)" in text

@@ -6,10 +6,14 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+import yaml
 
-from homodyne.data import load
+from homodyne.config import parse_config
+from homodyne.data import load, read_xpcs
 from homodyne.data.writers import write_aps_u, write_legacy
 from homodyne.errors import ConfigError, DataFormatError, DataQualityError
+from homodyne.steps import filter_step, load_step
+from homodyne.validate import validate
 
 F = 12
 PHI = [0.0, 45.0, 90.0]
@@ -122,7 +126,7 @@ def test_nonfinite_values_report_bins_and_counts(aps_u):
         load(aps_u, q=0.006, dt=0.1)
     message = str(err.value)
     assert "bin 5 (phi 45): 2" in message and "bin 4" not in message
-    assert "mask_nonfinite=True" in message and str(aps_u) in message
+    assert "mask_nonfinite: true on the dataset" in message and str(aps_u) in message
 
 
 def test_mask_nonfinite_fails_when_too_few_frames_remain(aps_u):
@@ -180,3 +184,31 @@ def test_q_and_tolerance_must_be_valid(aps_u):
         load(aps_u, q=-0.004, dt=0.1)
     with pytest.raises(ConfigError, match="q_tolerance"):
         load(aps_u, q=0.004, dt=0.1, q_tolerance=-1)
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_mask_nonfinite_in_the_config_reaches_the_run_and_validate(tmp_path, masked):
+    """The fix the non-finite message names works from a config: with ``mask_nonfinite:
+    true`` the load and filter steps keep the longest finite run and validate accepts the
+    dataset; without it both refuse, naming the key."""
+    matrices = [matrix(b) for b in range(1, 4)]
+    matrices[1][3, 9] = matrices[1][9, 3] = np.nan  # frames 4 and 10 of the 45° angle
+    path = write_aps_u(tmp_path / "nan.h5", q_values=[0.006], phi_values=PHI,
+                       bins=np.arange(1, 4), matrices=matrices)
+    entry = {"name": "d", "file": str(path), "q": 0.006}
+    if masked:
+        entry["mask_nonfinite"] = True
+    raw = {"datasets": [entry], "analysis": {"mode": "static", "dt": 0.1}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    ds = parse_config(raw).dataset("d")
+    loaded = load_step(ds, tmp_path / "loaded.h5")
+    report = validate(tmp_path / "c.yaml")
+    if masked:
+        data = read_xpcs(filter_step(ds, loaded, tmp_path / "filtered.h5"))
+        assert data.provenance.frames == (1, 9) and data.n_frames == 8  # t = 0 dropped
+        assert np.isfinite(data.c2).all() and data.n_phi == 3
+        assert report.ok, report.problems
+    else:
+        with pytest.raises(DataQualityError, match="mask_nonfinite: true on the dataset"):
+            filter_step(ds, loaded, tmp_path / "filtered.h5")
+        assert any("mask_nonfinite" in p for p in report.problems), report.problems

@@ -168,11 +168,11 @@ def test_other_modes_plot(tmp_path, fitted, mode):
 
 def test_angle_figure_size_content_and_data_dependence(tmp_path):
     t, _, exp, fit_, sigma = synthetic()
-    fig = c2.c2_angle_figure(t, exp[0], fit_[0], sigma[0], title="demo · static · φ = -60°")
+    fig = c2.AnglePanels(t).show(exp[0], fit_[0], sigma[0], title="demo · static · φ = -60°")
     first = check_png(save_figure(fig, tmp_path / "a.png")[0], fig)
     data_ax = fig.axes[0]
     t, _, exp2, _, _ = synthetic(D0=3e4, seed=1)
-    fig = c2.c2_angle_figure(t, exp2[0], fit_[0], sigma[0], title="demo · static · φ = -60°")
+    fig = c2.AnglePanels(t).show(exp2[0], fit_[0], sigma[0], title="demo · static · φ = -60°")
     second = check_png(save_figure(fig, tmp_path / "b.png")[0], fig)
     assert np.abs(panel(fig, first, data_ax) - panel(fig, second, data_ax)).mean() > 5
     assert panel(fig, first, data_ax).std() > 20  # the panel itself is not blank
@@ -185,7 +185,7 @@ def test_reused_angle_panels_draw_like_fresh_figures(tmp_path):
     for p in range(3):
         reused = save_figure(panels.show(exp[p], fit_[p], sigma[p], title=f"{phi[p]}"),
                              tmp_path / f"reused{p}.png")[0]
-    fresh = save_figure(c2.c2_angle_figure(t, exp[2], fit_[2], sigma[2], title=f"{phi[2]}"),
+    fresh = save_figure(c2.AnglePanels(t).show(exp[2], fit_[2], sigma[2], title=f"{phi[2]}"),
                         tmp_path / "fresh.png")[0]
     assert np.array_equal(pixels(reused), pixels(fresh))
 

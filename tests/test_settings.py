@@ -94,7 +94,7 @@ def test_settings_are_plain_json_with_every_section():
                       "cmc_combine", "plots"}
     assert json.loads(settings_json(ds, "plot", plots)) == s
     assert s["data"] == {"file": "a.h5", "q": 0.005, "dt": 0.1, "frames": None,
-                         "phi_ranges": None}
+                         "phi_ranges": None, "mask_nonfinite": False}
 
 
 def test_unknown_step_is_refused():

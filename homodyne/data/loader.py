@@ -32,8 +32,9 @@ def _nonfinite_message(source: str, c2: np.ndarray, bins, phi, window) -> str:
     )
     return (
         f"{source}: {counts.sum()} non-finite (NaN/Inf) values in the selected data, frames "
-        f"{window[0]}..{window[1]}: {listed}. Choose a frame window or angles that avoid them, "
-        "or pass mask_nonfinite=True to keep the longest run of finite frames"
+        f"{window[0]}..{window[1]}: {listed}. Choose a frame window (frames) or angles "
+        "(phi_ranges) that avoid them, or keep the longest run of finite frames with "
+        "mask_nonfinite: true on the dataset (load(..., mask_nonfinite=True) from Python)"
     )
 
 

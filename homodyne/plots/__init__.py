@@ -11,7 +11,7 @@ Entry points, each reading the result files :mod:`homodyne.layout` names:
   step).
 
 Array-level builders, each returning a :class:`~matplotlib.figure.Figure` (save it with
-:func:`save_figure`): :mod:`homodyne.plots.c2` (``c2_angle_figure``, ``c2_overview_figure``,
+:func:`save_figure`): :mod:`homodyne.plots.c2` (``AnglePanels``, ``c2_overview_figure``,
 ``c2_cuts_figure``, ``residual_histogram_figure``), :mod:`homodyne.plots.posterior`
 (``trace_figure``, ``marginals_figure``, ``pair_figure``, ``shards_figure``) and
 :mod:`homodyne.plots.datasets` (``datasets_figure``).

@@ -169,12 +169,6 @@ class AnglePanels:
         return self.figure
 
 
-def c2_angle_figure(t: np.ndarray, c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: float, *,
-                    title: str, excluded=None) -> Figure:
-    """Data, fit and normalised residual of one angle (see :class:`AnglePanels`)."""
-    return AnglePanels(t).show(c2_exp, c2_fit, sigma, title=title, excluded=excluded)
-
-
 def split_image(c2_exp: np.ndarray, c2_fit: np.ndarray) -> np.ndarray:
     """One matrix with the data where ``t2 > t1`` and the fit elsewhere.
 
