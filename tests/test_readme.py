@@ -69,3 +69,33 @@ def test_the_python_example_runs_in_a_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "'D0':" in result.stdout
     assert "float64 (2, 29, 29)" in result.stdout  # t = 0 is dropped
+
+
+def _developers() -> str:
+    return README.split("\n## For developers\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_module_has_its_line_in_the_developers_map():
+    """The map names every module of the package once, and nothing that does not exist."""
+    listed = re.findall(r"^(homodyne/\S+\.py)\s+\S", _developers(), re.M)
+    on_disk = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "homodyne").rglob("*.py")
+                     if p.name != "__init__.py")
+    assert sorted(listed) == on_disk
+    assert len(set(listed)) == len(listed)
+
+
+def test_the_one_test_commands_name_real_tests():
+    """Each pytest command of the developers' part collects tests (exit 0; a missing file or
+    test id exits 4, nothing collected 5)."""
+    lines = [line for block in _blocks("bash") for line in block.splitlines()
+             if line.startswith(".venv/bin/python -m pytest")]
+    assert len(lines) == 3
+    for line in lines:
+        args = line.split("pytest", 1)[1].split("#")[0].split()
+        args = [a.strip('"') for a in args]
+        if "-m" in args:  # '-m "not faults"' is one argument to a shell
+            k = args.index("-m")
+            args[k + 1:k + 3] = [" ".join(args[k + 1:k + 3])]
+        done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert done.returncode == 0, (line, done.stdout[-2000:])
