@@ -128,6 +128,8 @@ def test_the_public_api_refuses_float32_until_configure_is_called(tmp_path):
                                                                    q=0.008, dt=0.1),
             "compute_c2_block": lambda: physics.compute_c2_block(*args, ia, ja, q=0.008,
                                                                  dt=0.1),
+            "AngleScaling.expand": lambda: physics.angle_scaling(
+                "individual", [0.0], np.ones((1, 5, 5)), t).expand([0.3, 1.0]),
             "fit": lambda: fit(load({str(data)!r}, q=0.008, dt=0.1),
                                AnalysisConfig(mode="static", dt=0.1)),
             "sample_shard": lambda: sample_shard({str(shard)!r}, CMCConfig(),

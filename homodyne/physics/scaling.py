@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from homodyne.params import CONTRAST, OFFSET
+from homodyne.runtime import require_float64
 
 PER_ANGLE_MODES = ("auto", "constant", "individual", "fourier")
 MIN_ESTIMATOR_POINTS = 100
@@ -102,7 +103,12 @@ class AngleScaling:
         return len(self.names)
 
     def expand(self, theta):
-        """Per-angle ``(contrast, offset)`` from free parameters ``theta`` (JAX-traceable)."""
+        """Per-angle ``(contrast, offset)`` from free parameters ``theta`` (JAX-traceable).
+
+        Raises:
+            SetupError: JAX runs in float32: call :func:`homodyne.runtime.configure` first.
+        """
+        require_float64("homodyne.physics.AngleScaling.expand")
         m = self.basis.shape[1]
         basis = jnp.asarray(self.basis)
         theta = jnp.asarray(theta, dtype=jnp.float64)
