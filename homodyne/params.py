@@ -108,3 +108,7 @@ def defaults(mode: str) -> tuple[float, ...]:
     return tuple(p.default for p in parameters(mode))
 
 
+def bounds(mode: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(lower, upper)`` bounds of ``mode``'s physical parameters, in order."""
+    ps = parameters(mode)
+    return tuple(p.lower for p in ps), tuple(p.upper for p in ps)
