@@ -112,3 +112,21 @@ def bounds(mode: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``(lower, upper)`` bounds of ``mode``'s physical parameters, in order."""
     ps = parameters(mode)
     return tuple(p.lower for p in ps), tuple(p.upper for p in ps)
+
+
+def named(mode: str, vector) -> dict:
+    """``mode``'s physical parameter ``vector`` (numbers or JAX arrays) as ``{name: value}``.
+
+    The physics kernels read their parameters by name from this mapping, so the registry's
+    order is only the layout of the vector that fits, samplers and files share, never a
+    second, positional definition of the physics.  Inside a compiled model it is built once
+    while tracing and costs nothing when the program runs.
+
+    Raises:
+        ValueError: ``vector`` has not one entry per parameter of ``mode``.
+    """
+    keys = names(mode)
+    if len(vector) != len(keys):
+        raise ValueError(f"mode {mode!r} takes {len(keys)} parameters {keys}, "
+                         f"got {len(vector)} values")
+    return {name: vector[k] for k, name in enumerate(keys)}

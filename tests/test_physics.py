@@ -290,3 +290,33 @@ def test_dense_block_and_pooled_log_likelihood_and_gradient_agree(mode):
                                  jax.grad(pooled, argnums=(0, 1, 2))(*args), strict=True):
         np.testing.assert_allclose(g_dense, g_pooled, rtol=1e-12, atol=1e-12 * float(
             np.max(np.abs(g_pooled))))
+
+
+@pytest.mark.parametrize("mode", ["laminar_flow", "heterodyne"])
+def test_kernels_read_parameters_by_name_not_position(mode, monkeypatch):
+    """The registry's order only lays out the vector: with the order reversed and the
+    vector reversed with it, every strategy gives the same c2 (a kernel indexing positions
+    would read, say, D0 where beta is)."""
+    s = SETUP[mode]
+    ia, ja, _ = folded_triangle(len(s["t"]))
+    kw = dict(q=s["q"], dt=s["dt"])
+    before = (compute_c2(mode, PARAMS[mode], s["t"], PHI, **kw),
+              compute_c2_block(mode, PARAMS[mode], s["t"], PHI, ia, ja, **kw),
+              compute_c2_points(mode, PARAMS[mode], s["t"], PHI, [0, 3], [5, 20], [1, 3], **kw))
+    reordered = dict(registry.MODES)
+    reordered[mode] = registry.MODES[mode][::-1]
+    monkeypatch.setattr(registry, "MODES", reordered)
+    vector = PARAMS[mode][::-1]
+    with jax.disable_jit():  # trace again under the new order (no cached program)
+        after = (compute_c2(mode, vector, s["t"], PHI, **kw),
+                 compute_c2_block(mode, vector, s["t"], PHI, ia, ja, **kw),
+                 compute_c2_points(mode, vector, s["t"], PHI, [0, 3], [5, 20], [1, 3], **kw))
+    for old, new in zip(before, after, strict=True):
+        np.testing.assert_allclose(np.asarray(new), np.asarray(old), rtol=1e-13)
+
+
+def test_named_parameters_follow_the_registry():
+    p = registry.named("static", [1e4, -0.5, 3.0])
+    assert p == {"D0": 1e4, "alpha": -0.5, "D_offset": 3.0}
+    with pytest.raises(ValueError, match="takes 3 parameters"):
+        registry.named("static", [1e4, -0.5])

@@ -1,8 +1,10 @@
 """One evaluation core, three strategies: the full c2 matrix, dense frame-pair blocks shared
 by every angle, and pooled ``(i, j, angle)`` points.
 
-Each model provides ``time_terms(params, t, dt)`` (per-frame integrals, length N) and
-``kernel(a, b, phi, params, q=, dt=, L=)`` (the normalised correlation of a frame pair).
+Each model provides ``time_terms(p, t, dt)`` (per-frame integrals, length N) and
+``kernel(a, b, phi, p, q=, dt=, L=)`` (the normalised correlation of a frame pair), where
+``p`` holds the physical parameters by name (:func:`homodyne.params.named`): no kernel
+knows the registry's order.
 The matrix strategy broadcasts frames over rows and columns; the block strategy evaluates a
 ``(rows, columns)`` array of frame pairs at every angle at once; the pooled strategy gathers
 the frames of each point.  All call the same kernel, so they cannot disagree by
@@ -68,30 +70,33 @@ def _as_inputs(mode, params, t, phi, contrast, offset, *, caller):
 @partial(jax.jit, static_argnames="mode")
 def _matrix(mode, params, t, phi, q, dt, L, contrast, offset):
     time_terms, kernel = _MODELS[mode]
-    terms = time_terms(params, t, dt)
+    p = registry.named(mode, params)
+    terms = time_terms(p, t, dt)
     rows = jax.tree.map(lambda x: x[None, :, None], terms)
     cols = jax.tree.map(lambda x: x[None, None, :], terms)
-    k = kernel(rows, cols, phi[:, None, None], params, q=q, dt=dt, L=L)
+    k = kernel(rows, cols, phi[:, None, None], p, q=q, dt=dt, L=L)
     return offset[:, None, None] + contrast[:, None, None] * k
 
 
 @partial(jax.jit, static_argnames="mode")
 def _points(mode, params, t, phi, i, j, p, q, dt, L, contrast, offset):
     time_terms, kernel = _MODELS[mode]
-    terms = time_terms(params, t, dt)
+    named = registry.named(mode, params)
+    terms = time_terms(named, t, dt)
     rows = jax.tree.map(lambda x: x[i], terms)
     cols = jax.tree.map(lambda x: x[j], terms)
-    k = kernel(rows, cols, phi[p], params, q=q, dt=dt, L=L)
+    k = kernel(rows, cols, phi[p], named, q=q, dt=dt, L=L)
     return offset[p] + contrast[p] * k
 
 
 @partial(jax.jit, static_argnames="mode")
 def _block(mode, params, t, phi, ia, ja, q, dt, L, contrast, offset):
     time_terms, kernel = _MODELS[mode]
-    terms = time_terms(params, t, dt)
+    p = registry.named(mode, params)
+    terms = time_terms(p, t, dt)
     rows = jax.tree.map(lambda x: x[ia][None], terms)
     cols = jax.tree.map(lambda x: x[ja][None], terms)
-    k = kernel(rows, cols, phi[:, None, None], params, q=q, dt=dt, L=L)
+    k = kernel(rows, cols, phi[:, None, None], p, q=q, dt=dt, L=L)
     return offset[:, None, None] + contrast[:, None, None] * k
 
 

@@ -1,7 +1,8 @@
 """Heterodyne model (mode ``heterodyne``), docs/physics.md: a reference and a sample component.
 
-Parameters (in order): ``D0_ref, alpha_ref, D_offset_ref, D0_sample, alpha_sample,
-D_offset_sample, v0, beta, v_offset, f0, f1, f2, f3, phi0``.  On the time grid ``t``::
+Parameters, read by name (``p["D0_ref"]``, ... from :func:`homodyne.params.named`):
+``D0_ref, alpha_ref, D_offset_ref, D0_sample, alpha_sample, D_offset_sample, v0, beta,
+v_offset, f0, f1, f2, f3, phi0``.  On the time grid ``t``::
 
     tp(a)  = t**a for t > 0 (base floored at 1e-10), 0 at t = 0
     J_x    = D0_x tp(alpha_x) + D_offset_x   floored at 0;   v = v0 tp(beta) + v_offset
@@ -38,22 +39,23 @@ def _power(t, exponent):
     return jnp.where(t > 0, floor(t, 1e-10) ** exponent, 0.0)
 
 
-def sample_fraction(params, t):
+def sample_fraction(p, t):
     """``fs(t) = clip(f0 exp(clip(f1 (t - f2), -100, 100)) + f3, 0, 1)``."""
-    f0, f1, f2, f3 = params[9], params[10], params[11], params[12]
+    f0, f1, f2, f3 = p["f0"], p["f1"], p["f2"], p["f3"]
     return clamp(f0 * jnp.exp(clamp(f1 * (t - f2), -100.0, 100.0)) + f3, 0.0, 1.0)
 
 
-def time_terms(params, t, dt):
-    """Per-frame integrals ``Cr, Cs, Cv`` (with dt) and fractions ``fs, fr``."""
+def time_terms(p, t, dt):
+    """Per-frame integrals ``Cr, Cs, Cv`` (with dt) and fractions ``fs, fr`` of the
+    parameters ``p`` by name."""
 
     def integral(rate):
         return dt * cumulative_trapezoid(rate)
 
-    j_ref = floor(params[0] * _power(t, params[1]) + params[2], 0.0)
-    j_sample = floor(params[3] * _power(t, params[4]) + params[5], 0.0)
-    velocity = params[6] * _power(t, params[7]) + params[8]
-    fs = sample_fraction(params, t)
+    j_ref = floor(p["D0_ref"] * _power(t, p["alpha_ref"]) + p["D_offset_ref"], 0.0)
+    j_sample = floor(p["D0_sample"] * _power(t, p["alpha_sample"]) + p["D_offset_sample"], 0.0)
+    velocity = p["v0"] * _power(t, p["beta"]) + p["v_offset"]
+    fs = sample_fraction(p, t)
     return {
         "Cr": integral(j_ref),
         "Cs": integral(j_sample),
@@ -63,7 +65,7 @@ def time_terms(params, t, dt):
     }
 
 
-def kernel(a, b, phi, params, *, q, dt, L):
+def kernel(a, b, phi, p, *, q, dt, L):
     """Normalised two-component correlation for frames ``a`` (i) and ``b`` (j) at ``phi``.
 
     ``dt`` and ``L`` are unused (dt is inside the integrals, there is no gap length).
@@ -72,7 +74,7 @@ def kernel(a, b, phi, params, *, q, dt, L):
     half_q2 = 0.5 * q * q
     h_r = decay(smooth_abs(b["Cr"] - a["Cr"]), half_q2)
     h_s = decay(smooth_abs(b["Cs"] - a["Cs"]), half_q2)
-    phase = q * jnp.cos(jnp.radians(phi - params[13])) * (b["Cv"] - a["Cv"])
+    phase = q * jnp.cos(jnp.radians(phi - p["phi0"])) * (b["Cv"] - a["Cv"])
     ref = (a["fr"] * b["fr"]) ** 2 * h_r**2
     sam = (a["fs"] * b["fs"]) ** 2 * h_s**2
     cross = 2.0 * a["fr"] * a["fs"] * b["fr"] * b["fs"] * h_r * h_s * jnp.cos(phase)

@@ -13,7 +13,8 @@ With ``ts`` the time grid lifted off zero (``eps = max(|t1-t0|/2, 1e-8)``)::
 
 The model is split in two: :func:`time_terms` computes per-frame cumulative integrals (length
 N) and :func:`kernel` evaluates a pair of frames from those, so the matrix and pooled-point
-strategies in :mod:`homodyne.physics.core` share one formula.
+strategies in :mod:`homodyne.physics.core` share one formula.  Both read the parameters by
+name (``p["D0"]``, ... from :func:`homodyne.params.named`), never by position.
 """
 
 from __future__ import annotations
@@ -43,25 +44,28 @@ def _integrated_rate(prefactor, exponent, offset, ts):
     return cumulative_trapezoid(rate)
 
 
-def time_terms(params, t, dt, *, shear: bool):
-    """Per-frame cumulative integrals ``{"cD": ..., "cG": ...}`` (``cG`` only with shear).
+def time_terms(p, t, dt, *, shear: bool):
+    """Per-frame cumulative integrals ``{"cD": ..., "cG": ...}`` (``cG`` only with shear) of
+    the parameters ``p`` by name.
 
     ``dt`` is unused here (homodyne integrals are in frame units); it is accepted so every
     model has the same signature.
     """
     del dt
     ts = lifted_time(t)
-    terms = {"cD": _integrated_rate(params[0], params[1], params[2], ts)}
+    terms = {"cD": _integrated_rate(p["D0"], p["alpha"], p["D_offset"], ts)}
     if shear:
-        terms["cG"] = _integrated_rate(params[3], params[4], params[5], ts)
+        terms["cG"] = _integrated_rate(p["gamma_dot_t0"], p["beta"], p["gamma_dot_t_offset"],
+                                       ts)
     return terms
 
 
-def kernel(a, b, phi, params, *, q, dt, L, shear: bool):
-    """``g1²`` for frames ``a`` (row) and ``b`` (column) at angle ``phi`` (degrees)."""
+def kernel(a, b, phi, p, *, q, dt, L, shear: bool):
+    """``g1²`` for frames ``a`` (row) and ``b`` (column) at angle ``phi`` (degrees); ``p``
+    the parameters by name."""
     g1 = decay(smooth_abs(a["cD"] - b["cD"]), 0.5 * q * q * dt)
     if shear:
-        phi0 = params[6]
+        phi0 = p["phi0"]
         prefactor = q * L * dt / (2.0 * jnp.pi)
         arg = prefactor * jnp.cos(jnp.radians(phi0 - phi)) * smooth_abs(a["cG"] - b["cG"])
         g1 = g1 * sinc_unnormalised(arg) ** 2
