@@ -30,7 +30,7 @@ from homodyne.data import (
     select_angles,
     write_xpcs,
 )
-from homodyne.errors import DataFormatError
+from homodyne.errors import DataFormatError, DataQualityError
 from homodyne.io import write_json
 from homodyne.layout import DatasetLayout
 from homodyne.nlsq import FitResult, fit
@@ -75,7 +75,8 @@ def dataset_from(config: dict, name: str) -> DatasetConfig:
 
 
 def load_step(ds: DatasetConfig, out: str | Path) -> Path:
-    """Read every angle of the dataset's q ring in its frame window into ``out``.
+    """Read every angle of the dataset's q ring in its frame window into ``out``, after the
+    data checks of ``homodyne validate`` (:func:`check_data`).
 
     Non-finite values are kept here: whether they matter depends on the angles the filter
     step keeps.  With ``mask_nonfinite`` the window shrinks to the frames that are finite in
@@ -89,7 +90,33 @@ def load_step(ds: DatasetConfig, out: str | Path) -> Path:
         data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=ds.frames, check_finite=False)
     log.info("%s: q = %.6g 1/Å, %d angles, %d frames from %s", ds.name, data.q, data.n_phi,
              data.n_frames, ds.file)
+    check_data(ds, data)
     return write_xpcs(out, data)
+
+
+def check_data(ds: DatasetConfig, data) -> None:
+    """The data checks of ``homodyne validate`` on the angles the dataset keeps: data no fit
+    can use (a matrix stored as c2 - 1, no contrast, ...) stop the dataset here with every
+    reason; doubtful data and candidate bad frames are logged as warnings.
+
+    They run in the load step, not when Snakemake starts: a start reads the config and the
+    file names only, so a dry run of many large datasets takes seconds.  Data with NaN/Inf
+    in the kept angles are left to the filter step, whose error names the remedies.
+
+    Raises:
+        DataQualityError: the ``failed`` reasons (:func:`homodyne.quality.refuse`).
+    """
+    from homodyne.validate import bad_frame_suggestions  # the checks validate runs
+
+    kept = select_angles(data, ds.phi_ranges)
+    if not np.isfinite(kept.c2).all():
+        return
+    reasons = quality.dataset_reasons(ds, kept)
+    refused = quality.refuse(reasons)
+    if refused:
+        raise DataQualityError(f"{ds.name}: {refused}")
+    for warning in [r["message"] for r in reasons] + bad_frame_suggestions(ds, kept):
+        log.warning("%s: %s", ds.name, warning)
 
 
 def filter_step(ds: DatasetConfig, loaded: str | Path, out: str | Path) -> Path:

@@ -212,3 +212,33 @@ def test_mask_nonfinite_in_the_config_reaches_the_run_and_validate(tmp_path, mas
         with pytest.raises(DataQualityError, match="mask_nonfinite: true on the dataset"):
             filter_step(ds, loaded, tmp_path / "filtered.h5")
         assert any("mask_nonfinite" in p for p in report.problems), report.problems
+
+
+def test_the_load_step_runs_the_data_checks_of_validate(tmp_path, caplog):
+    """What Snakemake's start no longer does, each load job does: data no fit can use (a
+    matrix stored as c2 - 1) stop the dataset with the check's reason; candidate bad frames
+    are logged with the frames_exclude line to add."""
+    import logging
+
+    from homodyne.data import simulate
+
+    stored = [matrix(1.0) - 1.0 for _ in PHI]  # c2 - 1: levels off at 0
+    bad = write_aps_u(tmp_path / "minus_one.h5", q_values=[0.006], phi_values=PHI,
+                      bins=np.arange(1, 4), matrices=stored)
+    raw = {"datasets": [{"name": "d", "file": str(bad), "q": 0.006}],
+           "analysis": {"mode": "static", "dt": 0.1}}
+    with pytest.raises(DataQualityError, match=r"^d: .*levels off at .*add-baseline"):
+        load_step(parse_config(raw).dataset("d"), tmp_path / "loaded.h5")
+    assert not (tmp_path / "loaded.h5").exists()
+
+    glitch = simulate(tmp_path / "g.h5", mode="static", params={"D0": 2e4, "alpha": -0.3},
+                      phi=[0.0, 45.0], n_frames=60, dt=0.1, q=0.006, noise=0.01, seed=1)
+    with h5py.File(glitch, "r+") as fh:  # file frames 31-33 (1-based) lose their correlation
+        for m in fh["xpcs/twotime/correlation_map"].values():
+            values = m[()]
+            values[30:33, :] = values[:, 30:33] = 1.0
+            m[...] = values
+    raw["datasets"] = [{"name": "g", "file": str(glitch), "q": 0.006}]
+    with caplog.at_level(logging.WARNING, logger="homodyne.steps"):
+        load_step(parse_config(raw).dataset("g"), tmp_path / "g_loaded.h5")
+    assert "frames_exclude: [[31, 33]]" in caplog.text

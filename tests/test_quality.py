@@ -24,10 +24,11 @@ from homodyne import quality as Q
 from homodyne.cli import main
 from homodyne.cmc import combine
 from homodyne.cmc.sample import posterior_tree, write_tree
-from homodyne.config import CMCConfig
-from homodyne.data import import_matrices, simulate
+from homodyne.config import CMCConfig, load_config
+from homodyne.data import import_matrices, load, simulate
 from homodyne.data.writers import write_aps_u
 from homodyne.errors import DataQualityError
+from homodyne.nlsq import fit
 from homodyne.outputs import write_cmc
 from homodyne.validate import validate
 
@@ -349,11 +350,16 @@ def test_yolk_fit_without_baseline_ends_failed(tmp_path, capsys):
     # written past import-matrix's check, as an old file made elsewhere would be
     h5 = write_aps_u(tmp_path / "yolk.h5", q_values=[0.022], phi_values=[0.0], bins=[1],
                      matrices=np.triu(np.load(YOLK))[None] + np.triu(np.load(YOLK), 1).T[None])
-    rc, result, out = _run(tmp_path, _config(tmp_path, h5, 0.022, per_angle_mode="individual"),
-                           capsys)
-    assert rc == 1 and result["quality"]["verdict"] == "failed"
-    assert ("chi2", None) in checks(result["quality"]["reasons"], "failed")
-    assert "yolk: quality FAILED" in out
+    config = _config(tmp_path, h5, 0.022, per_angle_mode="individual")
+    # a run refuses it at its load step, as validate does, naming the remedy
+    assert main(["-q", "run", str(config), "--output", str(tmp_path / "out")]) == 2
+    assert "levels off" in capsys.readouterr().err
+    assert not (tmp_path / "out/yolk/nlsq").exists()
+    # a fit forced past that check ends failed on its chi2
+    ds = load_config(config).datasets[0]
+    result = fit(load(h5, q=0.022, dt=0.1), ds.analysis, ds.nlsq)
+    assert Q.nlsq_verdict(result)["verdict"] == "failed"
+    assert ("chi2", None) in checks(Q.nlsq_reasons(result), "failed")
 
 
 def test_well_posed_synthetic_fit_stays_ok(tmp_path, capsys):

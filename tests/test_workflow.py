@@ -153,6 +153,19 @@ def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
     }
 
 
+def test_the_start_reads_no_data(tmp_path):
+    """Snakemake's start reads the config and the file names only: a dry run plans every job
+    of a dataset whose file is not even HDF5 (its load job, not the start, will say so)."""
+    work = _workdir(tmp_path, "nodata")
+    (work / "garbage.h5").write_text("not an HDF5 file")
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["datasets"] = [{"name": "g", "file": "garbage.h5", "q": 0.005}]
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "-n", profile=None)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert job_counts(result.stdout)["load"] == 1
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     work = _workdir(tmp_path, "bad")
     config = yaml.safe_load((work / "config.yaml").read_text())

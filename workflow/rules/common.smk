@@ -16,7 +16,9 @@ DEMO_TRUTH = str(truth_path(DEMO_DATA))
 
 # The config is read with homodyne's YAML loader (exponents such as 2.0e6 are numbers, as in
 # `homodyne run`), then validated by the one schema, which also fills in the defaults, and
-# checked like `homodyne run` does. A bad config stops here, before any job runs.
+# checked like `homodyne run` does. A bad config stops here, before any job runs. The data
+# are not opened here (a dry run of many large datasets takes seconds): their checks run in
+# each dataset's load job and in `homodyne validate`.
 CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"]
 _merged = {}
 for _path in CONFIG_FILES:
@@ -28,10 +30,6 @@ config.update(_merged)
 # valid key), where Snakemake's validate() would print the schema.
 HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
 validate(config, "../schemas/config.schema.yaml")
-if workflow.is_main_process:  # `homodyne validate`: every dataset file opened, all problems
-    from homodyne.validate import validate_data
-
-    validate_data(config, ", ".join(CONFIG_FILES), produced=[DEMO_DATA]).raise_for_problems()
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"
 OUT = layout.dataset(RESULTS, "{ds}")  # path patterns of every rule's results
