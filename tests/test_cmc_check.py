@@ -143,7 +143,8 @@ def test_chains_start_overdispersed_around_the_nlsq_values(fitted):
 
     shard = fitted[3][0]
     starts = initial_values(shard, True, chains=4, seed=7)
-    assert starts["u"].shape == (4, 3) and starts["w"].shape == (4,)
+    n = len(shard.problem.free_names)
+    assert starts["u"].shape == (4, n) and starts["w"].shape == (4,)
     _, _, a, b = coordinates(shard)
     z = np.asarray(soft_clip(starts["u"], a, b)[0])
     np.testing.assert_allclose(z[0], 0.0, atol=1e-9)  # chain 0: the NLSQ values
@@ -151,7 +152,7 @@ def test_chains_start_overdispersed_around_the_nlsq_values(fitted):
     # the others: OVERDISPERSION expected posterior sds away on average (Mahalanobis)
     cov = inverse_mass_matrix(shard, True, True)
     steps = np.column_stack([starts["u"], starts["w"]])[1:] - np.append(starts["u"][0], 0.0)
-    distance = np.sqrt(np.einsum("ci,ij,cj->c", steps, np.linalg.inv(cov), steps) / 4)
+    distance = np.sqrt(np.einsum("ci,ij,cj->c", steps, np.linalg.inv(cov), steps) / (n + 1))
     assert np.all((distance > 0.3 * OVERDISPERSION) & (distance < 3 * OVERDISPERSION))
     again = initial_values(shard, True, chains=4, seed=7)
     np.testing.assert_array_equal(again["u"], starts["u"])
