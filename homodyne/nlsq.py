@@ -1,20 +1,26 @@
-"""NLSQ: bounded trust-region least squares of one dataset (docs/physics.md).
+"""NLSQ: a global search for the best least-squares optimum of one dataset (docs/physics.md).
 
 Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
 angle, evaluated as dense frame-pair blocks shared by all angles
 (:func:`homodyne.physics.compute_c2_block`, laid out by
-:func:`homodyne.physics.folded_triangle`).  Two ways to solve, picked by problem size
-(``nlsq.strategy: auto``):
+:func:`homodyne.physics.folded_triangle`).  These models have more than one minimum, so a
+fit is a search (:func:`fit`):
 
-- ``full``: the ``nlsq`` package's trust-region reflective solver on the whole residual
-  vector with its JAX Jacobian.  Its dense Jacobian and SVD need about 100 bytes per point
-  and parameter, so it serves small and mid-size data.
-- ``chunked``: the same bounded trust-region problem solved by Levenberg-Marquardt steps on
-  the normal equations ``JᵀJ δ = -Jᵀr``, with ``JᵀJ`` and ``Jᵀr`` accumulated over chunks of
-  points.  Memory is O(chunk × parameters), so 23 angles × 1000 frames fit in a few GB.
+1. starts: the configured values, values read off the data's decay times
+   (:mod:`homodyne.initial`) and random draws around them (:mod:`homodyne.search`);
+2. a local Levenberg-Marquardt fit from every start on a subsample of whole block rows (a few
+   % of the points, every angle and lag), grouped into distinct optima;
+3. the best few refined on every point; ``strategy: full`` (points × parameters up to
+   :data:`FULL_STRATEGY_MAX_ELEMENTS`) then polishes the best with the ``nlsq`` package's
+   trust-region reflective solver on the dense Jacobian; ``chunked`` keeps the
+   Levenberg-Marquardt steps on normal equations ``JᵀJ δ = -Jᵀr`` accumulated over chunks of
+   points, so memory is O(chunk × parameters) and 23 angles × 1000 frames fit in a few GB.
 
-Both report covariance-based 1σ uncertainties from ``JᵀJ`` at the solution (accumulated in
-chunks), scaled by the reduced χ² so a misjudged noise level does not make them dishonest.
+The result carries what the verdict needs to certify the optimum (:mod:`homodyne.quality`):
+every refined optimum and its χ², the χ² a Gauss-Newton step would still remove, and the
+data's one-time g2 against the model's.  Covariance-based 1σ uncertainties come from ``JᵀJ``
+at the solution (accumulated in chunks), scaled by the reduced χ² so a misjudged noise level
+does not make them dishonest.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from homodyne import params as registry
-from homodyne import quality
+from homodyne import quality, search, twotime
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import XPCSData
 from homodyne.errors import FitError
+from homodyne.initial import data_start
 from homodyne.physics import (
     AngleScaling,
     angle_scaling,
@@ -67,8 +74,21 @@ log = logging.getLogger(__name__)
 
 FULL_STRATEGY_MAX_ELEMENTS = 20_000_000
 """Largest points × free parameters solved with the dense ``full`` strategy."""
-SUBSAMPLE_ELEMENTS = 4_000_000
-"""Points × free parameters of the subsample the ``chunked`` strategy starts from."""
+EXPLORE_POINTS = 30_000
+"""Points of the subsample every start is fitted on (whole block rows, so every angle and
+lag): 3 % of 23 angles × 300 frames, where one local fit takes a fraction of a second, and
+enough to tell basins apart (their χ² differ by hundreds there when they differ by tens of
+thousands on all points).  Data with fewer than twice this many points are explored whole."""
+EXPLORE_ITERATIONS = 40
+"""Iterations of each local fit of the exploration (it only has to reach its basin)."""
+EXPLORE_FTOL = 1e-6
+"""Relative cost change that ends a local fit of the exploration: its end point only has to
+rank the basins; the refinement on all points converges to the configured ``ftol``."""
+REFINE_MAX = 3
+"""Distinct optima of the exploration refined on all points."""
+REFINE_WINDOW = 5.0
+"""An optimum is refined when its subsample χ² is within this many standard deviations
+(``√(2·points)``) of the best's: the subsample's ranking of closer optima is not reliable."""
 CHUNK_POINTS = 65_536
 """Points per chunk of the accumulated normal equations."""
 
@@ -183,8 +203,13 @@ def check_fixed(names, fixed, effective: str) -> np.ndarray:
     return free
 
 
-def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
-    """Assemble points, noise, start values, bounds and free mask of one dataset."""
+def build_problem(data: XPCSData, analysis: AnalysisConfig,
+                  scaling_form: str | None = None) -> Problem:
+    """Assemble points, noise, start values, bounds and free mask of one dataset.
+
+    ``scaling_form`` overrides the per-angle form ``per_angle_mode`` resolves to (the global
+    search explores with ``individual`` and may settle ``auto`` on another).
+    """
     mode = registry.canonical_mode(analysis.mode)
     ok = data.frame_ok
     used = data.c2 if ok.all() else data.c2[:, ok][:, :, ok]  # estimates skip excluded pairs
@@ -192,7 +217,7 @@ def build_problem(data: XPCSData, analysis: AnalysisConfig) -> Problem:
         analysis.per_angle_mode, data.phi, used, data.t[ok],
         fourier_order=analysis.fourier_order,
         contrast_bounds=analysis.scaling_bounds("contrast"),
-        offset_bounds=analysis.scaling_bounds("offset"),
+        offset_bounds=analysis.scaling_bounds("offset"), effective=scaling_form,
     )
     init, lo, hi = analysis.physical_start()
     names = registry.names(mode) + scaling.names
@@ -257,10 +282,23 @@ def _chunked_arrays(problem: Problem, chunk: int = CHUNK_POINTS) -> tuple:
 def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
     """``x_free -> (JᵀJ, Jᵀr, cost)`` with robust-loss weights, and ``x_free -> cost``.
 
-    Both scan over chunks of block rows; the data arrays are passed to the jitted functions
-    as arguments (not closed over), so XLA does not copy them into the program as constants.
+    Every model is ``offset + contrast · G(physical)`` per angle, linear in the scaling
+    parameters, so only the physical columns of the Jacobian are differentiated (forward
+    mode, one tangent per free physical parameter); the scaling columns are ``-G · basis / σ``
+    and ``-basis / σ``.  With a contrast and offset per angle that is 7 tangents instead of
+    53 for 23 angles.  Both functions scan over chunks of block rows; the data arrays are
+    passed to the jitted functions as arguments (not closed over), so XLA does not copy them
+    into the program as constants.
     """
     data = _chunked_arrays(problem)
+    n_phys = problem.n_physical
+    free = np.asarray(problem.free)
+    free_phys = np.flatnonzero(free[:n_phys])
+    free_scaling = np.flatnonzero(free[n_phys:])
+    basis = jnp.asarray(problem.scaling.basis)
+    inv_sigma = 1.0 / jnp.asarray(problem.sigma)[:, None, None]
+    n_phi = len(problem.phi)
+    ones, zeros = jnp.ones(n_phi), jnp.zeros(n_phi)
 
     def residual(x, ia, ja, y, mask):
         return problem.residuals(problem.full_params(x), ia, ja, y, mask).ravel()
@@ -270,13 +308,37 @@ def _make_normal_equations(problem: Problem, loss: str, f_scale: float):
 
     def accumulate(carry, c):
         jtj, jtr, cost, x = carry
-        r = residual(x, *c)
-        jac = jax.jacfwd(residual)(x, *c)
+        ia, ja, y, mask = c
+        full = problem.full_params(x)
+
+        def shape(phys_free):
+            phys = full[:n_phys].at[free_phys].set(phys_free)
+            return compute_c2_block(problem.mode, phys, problem.t, problem.phi, ia, ja,
+                                    q=problem.q, dt=problem.dt, L=problem.L, contrast=ones,
+                                    offset=zeros)
+
+        g = shape(full[free_phys])
+        contrast, offset = problem.scaling.expand(full[n_phys:])
+        keep = mask[None]
+        r = jnp.where(keep, (y - offset[:, None, None] - contrast[:, None, None] * g)
+                      * inv_sigma, 0.0)
+        weight = jnp.where(keep, inv_sigma, 0.0)  # (n_phi, R, C): 1/σ on used points
+        columns = []
+        if len(free_phys):
+            dg = jax.jacfwd(shape)(full[free_phys])  # (n_phi, R, C, free physical)
+            columns.append(-(contrast[:, None, None, None] * dg) * weight[..., None])
+        if len(free_scaling):
+            per_angle = basis[:, None, None, :]  # (n_phi, 1, 1, m)
+            scaling_cols = jnp.concatenate([-(g * weight)[..., None] * per_angle,
+                                            -weight[..., None] * per_angle], axis=-1)
+            columns.append(scaling_cols[..., free_scaling])
+        jac = jnp.concatenate(columns, axis=-1).reshape(-1, len(x))
+        r = r.ravel()
         scale = _rho_prime((r / f_scale) ** 2, loss)
         jtj = jtj + (jac * scale[:, None]).T @ jac
         jtr = jtr + jac.T @ (scale * r)
-        mask = jnp.broadcast_to(c[3][None], c[2].shape).ravel()
-        return (jtj, jtr, cost + chunk_cost(r, mask), x), None
+        used = jnp.broadcast_to(keep, y.shape).ravel()
+        return (jtj, jtr, cost + chunk_cost(r, used), x), None
 
     @jax.jit
     def normal_equations(x, data):
@@ -305,13 +367,16 @@ class _Solution:
     message: str
 
 
-def _refine_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
+def _refine_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress,
+                    equations=None) -> _Solution:
     """Levenberg-Marquardt on chunk-accumulated normal equations, steps clipped to bounds.
 
     Marquardt scaling (``λ·diag(JᵀJ)``) and Nielsen's damping update; meant to polish a
-    start that is already in the basin of the optimum.
+    start that is already in the basin of the optimum.  ``equations`` (from
+    :func:`_make_normal_equations`) lets many starts share one compiled program.
     """
-    normal_equations, cost_only = _make_normal_equations(problem, cfg.loss, cfg.f_scale)
+    normal_equations, cost_only = equations or _make_normal_equations(problem, cfg.loss,
+                                                                      cfg.f_scale)
     x = np.clip(np.asarray(x0, np.float64), lower, upper)
     jtj, jtr, cost = (np.asarray(a) for a in normal_equations(jnp.asarray(x)))
     lam, nu = 1e-3, 2.0
@@ -349,25 +414,6 @@ def _refine_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _So
             return _Solution(x, float(cost), it, True, "step tolerance reached (xtol)")
     return _Solution(x, float(cost), cfg.max_iterations, False,
                      f"maximum number of iterations ({cfg.max_iterations}) reached")
-
-
-def _solve_chunked(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
-    """nlsq's trust region on a seeded random subsample, then refinement on every point.
-
-    The subsample keeps every angle and lag, so it has the landscape of the whole problem
-    at a fraction of the memory; the refinement then only has to converge locally.
-    """
-    n_sub = subsample_size(problem.n_points, len(x0))
-    if n_sub:
-        log.info("  trust region on a subsample of %d of %d points", n_sub, problem.n_points)
-        coarse = _solve_full(problem.subsample(n_sub, cfg.seed), x0, lower, upper, cfg,
-                             progress)
-        x0 = coarse.x
-        log.info("  refining on all points")
-    fine = _refine_chunked(problem, x0, lower, upper, cfg, progress)
-    if n_sub:
-        fine.iterations += coarse.iterations
-    return fine
 
 
 def _solve_full(problem, x0, lower, upper, cfg: NLSQConfig, progress) -> _Solution:
@@ -422,6 +468,15 @@ class FitResult:
     seconds: float
     starts: int = 1
     at_bounds: tuple[str, ...] = field(default_factory=tuple)
+    # the global search (docs/physics.md, "NLSQ"): starts, distinct optima found on the
+    # subsample, the per-angle choice; every refined optimum (best first) with its χ²; the
+    # χ² a Gauss-Newton step still removes (units of χ²_red); data vs model one-time g2;
+    # χ² 3σ along each physical parameter against the quadratic its covariance implies
+    search: dict = field(default_factory=dict)
+    optima: tuple[dict, ...] = ()
+    remaining_chi2: float = 0.0
+    decay_check: dict | None = None
+    linearity: dict = field(default_factory=dict)
     # what homodyne.quality judges the fit against: bounds and start of every parameter,
     # and whether sigma was estimated from the data (then chi2_red should be near 1)
     lower: np.ndarray | None = None
@@ -445,100 +500,307 @@ def choose_strategy(requested: str, n_points: int, n_free: int) -> str:
     return "full" if n_points * n_free <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
 
 
-def subsample_size(n_points: int, n_free: int) -> int:
-    """Points the ``chunked`` strategy starts from (0: it starts on all of them)."""
-    n_sub = max(SUBSAMPLE_ELEMENTS // n_free, 10 * n_free)
-    return n_sub if n_sub < n_points else 0
+def _scaled_inverse(jtj: np.ndarray):
+    """Inverse of ``JᵀJ`` on its numerically non-null directions, in the coordinates scaled
+    by ``√diag``: ``(inverse, scale, eigenvectors, null mask)``."""
+    scale = np.sqrt(np.where(np.diag(jtj) > 0, np.diag(jtj), 1.0))
+    eigval, eigvec = np.linalg.eigh(jtj / np.outer(scale, scale))
+    null = eigval <= 1e-14 * len(eigval) * max(eigval.max(), 1.0) if len(eigval) else eigval > 0
+    kept = eigvec[:, ~null]
+    return (kept / eigval[~null]) @ kept.T, scale, eigvec, null
 
 
-def _starts(problem: Problem, cfg: NLSQConfig) -> list[np.ndarray]:
-    """The configured start, then ``multistart`` seeded draws of the physical parameters.
-
-    Positive parameters whose bounds span more than two decades are drawn log-uniformly;
-    scaling parameters keep their data estimates.
-    """
-    free = problem.free
-    x0 = problem.start[free]
-    lo, hi = problem.lower[free], problem.upper[free]
-    physical = (np.arange(len(problem.start)) < problem.n_physical)[free]
-    rng = np.random.default_rng(cfg.seed)
-    starts = [x0]
-    for _ in range(cfg.multistart):
-        u = rng.uniform(size=len(x0))
-        logscale = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) > 100)
-        draw = np.where(logscale, lo * (hi / np.where(lo > 0, lo, 1.0)) ** u, lo + u * (hi - lo))
-        starts.append(np.where(physical, draw, x0))
-    return starts
-
-
-def _covariance(problem: Problem, x_free: np.ndarray, reduced_chi2: float) -> np.ndarray:
-    """``inv(JᵀJ) · χ²_red`` of the plain (linear-loss) residuals, in the full layout.
+def _free_covariance(jtj: np.ndarray, reduced_chi2: float) -> np.ndarray:
+    """``inv(JᵀJ) · χ²_red`` over the free parameters.
 
     A pseudo-inverse would silently drop directions the data do not constrain and report a
     small σ for parameters that are not identifiable; instead, every parameter with weight
     in a numerically null direction of ``JᵀJ`` gets an infinite variance.
     """
-    normal_equations, _ = _make_normal_equations(problem, "linear", 1.0)
-    jtj = np.asarray(normal_equations(jnp.asarray(x_free))[0])
-    scale = np.sqrt(np.where(np.diag(jtj) > 0, np.diag(jtj), 1.0))
-    eigval, eigvec = np.linalg.eigh(jtj / np.outer(scale, scale))
-    null = eigval <= 1e-14 * len(eigval) * max(eigval.max(), 1.0)
-    kept = eigvec[:, ~null]
-    cov_free = (kept / eigval[~null]) @ kept.T / np.outer(scale, scale) * max(reduced_chi2, 0.0)
+    inv_scaled, scale, eigvec, null = _scaled_inverse(jtj)
+    cov = inv_scaled / np.outer(scale, scale) * max(reduced_chi2, 0.0)
     unconstrained = np.any(np.abs(eigvec[:, null]) > 1e-3, axis=1)
-    cov_free[unconstrained, :] = np.nan
-    cov_free[:, unconstrained] = np.nan
-    cov_free[unconstrained, unconstrained] = np.inf
+    cov[unconstrained, :] = np.nan
+    cov[:, unconstrained] = np.nan
+    cov[unconstrained, unconstrained] = np.inf
+    return cov
+
+
+def _remaining_decrease(x, lower, upper, jtj, jtr, cost_only, reduced_chi2: float) -> float:
+    """The most χ² (in units of χ²_red) that a Gauss-Newton or lightly damped
+    Levenberg-Marquardt step from ``x`` (clipped to the bounds) actually removes; 0 at a
+    minimum.
+
+    The step is evaluated, not predicted: along directions the data barely determine the
+    quadratic model's prediction is dominated by round-off, the cost function is not.
+    """
+    cost = float(cost_only(jnp.asarray(x)))
+    diag = np.where(np.diag(jtj) > 0, np.diag(jtj), 1.0)
+    best = 0.0
+    for damping in (0.0, 1e-6, 1e-3):
+        try:
+            step = np.linalg.lstsq(jtj + damping * np.diag(diag), -jtr, rcond=1e-14)[0]
+        except np.linalg.LinAlgError:
+            continue
+        trial = np.clip(x + step, lower, upper)
+        if np.all(np.isfinite(trial)):
+            best = max(best, cost - float(cost_only(jnp.asarray(trial))))
+    return 2.0 * best / max(reduced_chi2, 1e-300)
+
+
+PROBE_SIGMAS = 3.0
+"""The quadratic check probes χ² this many 1σ from the optimum along each physical
+parameter (:func:`_linearity`)."""
+
+
+def _linearity(problem: Problem, x, cov_free, lower, upper, cost_only,
+               reduced_chi2: float) -> dict[str, list[float]]:
+    """How far χ² is from the quadratic its covariance implies, per free physical parameter.
+
+    Along ``d = C e_i / σ_i`` (parameter i moves by σ_i and the others follow their linear
+    regression on it) a quadratic χ² rises by exactly k² at ``x ± k d``.  The ratio of the
+    actual rise (in units of χ²_red) to k² is 1 there; in the curved valley of a degenerate
+    combination (D0·t^alpha + D_offset of a stationary sample, gamma_dot_t0·t^beta +
+    gamma_dot_t_offset) it is tens to thousands, and the 1σ of every parameter in it means
+    nothing.  Returns ``{name: [ratio at +k, ratio at -k]}`` (NaN where the probe leaves the
+    bounds or σ is not finite).
+    """
+    cost = float(cost_only(jnp.asarray(x)))
+    names = [n for n, f in zip(problem.names, problem.free, strict=True) if f]
+    out = {}
+    for k in range(int(problem.free[: problem.n_physical].sum())):
+        ratios = [math.nan, math.nan]
+        if np.isfinite(cov_free[k, k]) and cov_free[k, k] > 0 and np.all(
+                np.isfinite(cov_free[:, k])):
+            direction = cov_free[:, k] / math.sqrt(cov_free[k, k])
+            for side, sign in enumerate((1.0, -1.0)):
+                trial = x + sign * PROBE_SIGMAS * direction
+                if np.all((trial >= lower) & (trial <= upper)):
+                    rise = 2.0 * (float(cost_only(jnp.asarray(trial))) - cost)
+                    ratios[side] = rise / max(reduced_chi2, 1e-300) / PROBE_SIGMAS**2
+        out[names[k]] = ratios
+    return out
+
+
+def _certify(problem: Problem, x_free: np.ndarray, reduced_chi2: float):
+    """Covariance (:func:`_free_covariance` of the plain, linear-loss residuals, in the full
+    layout), :func:`_remaining_decrease` and :func:`_linearity` at ``x_free``."""
+    normal_equations, cost_only = _make_normal_equations(problem, "linear", 1.0)
+    jtj, jtr, _ = (np.asarray(a) for a in normal_equations(jnp.asarray(x_free)))
+    cov_free = _free_covariance(jtj, reduced_chi2)
+    lo, hi = problem.lower[problem.free], problem.upper[problem.free]
+    remaining = _remaining_decrease(x_free, lo, hi, jtj, jtr, cost_only, reduced_chi2)
+    linearity = _linearity(problem, x_free, cov_free, lo, hi, cost_only, reduced_chi2)
     n = len(problem.start)
     cov = np.zeros((n, n))
     idx = np.flatnonzero(problem.free)
     cov[np.ix_(idx, idx)] = cov_free
-    return cov
+    return cov, remaining, linearity
+
+
+# ------------------------------------------------------------------------ global search
+
+
+@dataclass
+class _Candidate:
+    """One end point of the search: its start (full layout of the problem it ran on) and
+    the solution."""
+
+    start: np.ndarray
+    sol: _Solution
+
+
+def exploration_form(analysis: AnalysisConfig, n_phi: int) -> str | None:
+    """The per-angle form the multi-start explores with: ``individual`` for ``auto`` with
+    three or more angles (then :func:`homodyne.search.choose_scaling` decides from it),
+    else the configured form."""
+    return "individual" if analysis.per_angle_mode == "auto" and n_phi >= 3 else None
+
+
+def _explore(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig):
+    """Local fits from every start on a subsample; ``(problem, subsample, candidates,
+    σ of the subsample fit, subsample normal equations)``, candidates best first."""
+    problem = build_problem(data, analysis, exploration_form(analysis, data.n_phi))
+    sub = (problem if problem.n_points <= 2 * EXPLORE_POINTS
+           else problem.subsample(EXPLORE_POINTS, cfg.seed))
+    n_phys = problem.n_physical
+    names = problem.names[:n_phys]
+    center = {k: v for k, v in data_start(data, problem.mode, analysis.L).items()
+              if k not in analysis.initial}
+    starts = search.draw_starts(names, problem.start[:n_phys], center, problem.lower[:n_phys],
+                                problem.upper[:n_phys], problem.free[:n_phys],
+                                float(np.median(data.t)), extra=cfg.multistart, seed=cfg.seed)
+    free = problem.free
+    lo, hi = problem.lower[free], problem.upper[free]
+    equations = _make_normal_equations(sub, cfg.loss, cfg.f_scale)
+    quick = replace(cfg, max_iterations=min(cfg.max_iterations, EXPLORE_ITERATIONS),
+                    ftol=max(cfg.ftol, EXPLORE_FTOL), xtol=max(cfg.xtol, EXPLORE_FTOL))
+    found = []
+    for k, phys in enumerate(starts):
+        full = np.concatenate([phys, problem.start[n_phys:]])
+        sol = _refine_chunked(sub, full[free], lo, hi, quick, lambda it, cost: None, equations)
+        log.info("  start %2d/%d on %d points: cost %.6e after %d iterations", k + 1,
+                 len(starts), sub.n_points, sol.cost, sol.iterations)
+        found.append(_Candidate(full, sol))
+    found = sorted((c for c in found if np.isfinite(c.sol.cost)), key=lambda c: c.sol.cost)
+    if not found:
+        raise FitError("NLSQ: every start ended with a non-finite cost; check the data and "
+                       "the initial values")
+    jtj, _, cost = (np.asarray(a) for a in equations[0](jnp.asarray(found[0].sol.x)))
+    dof = max(sub.n_points - int(free.sum()), 1)
+    return problem, sub, found, _free_covariance(jtj, 2 * float(cost) / dof)
+
+
+def _refine_candidates(found, sigma, phys_free, sub_points: int) -> list:
+    """The distinct optima worth refining on all points: the best, and up to
+    :data:`REFINE_MAX` - 1 others whose subsample χ² is within :data:`REFINE_WINDOW`
+    standard deviations of the best's (a subsample ranks close optima by chance)."""
+    points = [c.sol.x[phys_free] for c in found]
+    keep = search.distinct(points, [c.sol.cost for c in found], sigma[phys_free])
+    window = REFINE_WINDOW * math.sqrt(2.0 * sub_points)
+    best = found[keep[0]].sol.cost
+    return [found[k] for k in keep[:REFINE_MAX] if 2 * (found[k].sol.cost - best) <= window], \
+        len(keep)
+
+
+def _transfer(candidate_x, explored: Problem, final: Problem) -> np.ndarray:
+    """A free vector of ``explored`` in the layout of ``final`` (same physics, maybe another
+    per-angle form): per-angle contrast and offset projected onto the final form."""
+    full = np.asarray(explored.full_params(jnp.asarray(candidate_x)))
+    n = explored.n_physical
+    contrast, offset = (np.asarray(a) for a in explored.scaling.expand(full[n:]))
+    sc = final.scaling
+    m = sc.basis.shape[1]
+    theta = np.zeros(sc.n_free)
+    if m:
+        theta[:m] = np.linalg.lstsq(sc.basis, contrast - sc.fixed_contrast, rcond=None)[0]
+        theta[m:] = np.linalg.lstsq(sc.basis, offset - sc.fixed_offset, rcond=None)[0]
+    out = np.concatenate([full[:n], theta])
+    out = np.where(final.free, out, final.start)
+    return np.clip(out, final.lower, final.upper)[final.free]
+
+
+def _scaling_choice(explored: Problem, best: _Candidate, sub_cov: np.ndarray,
+                    analysis: AnalysisConfig) -> tuple[str | None, str]:
+    """The per-angle form ``auto`` settles on, from the exploration's per-angle values.
+
+    Returns ``(form, why)``; form None keeps the exploration's own (``individual``, or
+    whatever a configured mode resolved to).  The values and their covariance are those of
+    the subsample fit: its per-angle values scatter about the full data's by their
+    subsample σ, so that σ, not the full data's, is the yardstick.
+    """
+    n = explored.n_physical
+    if explored.scaling.effective != "individual" or exploration_form(
+            analysis, len(explored.phi)) is None:
+        return None, ""
+    idx = np.flatnonzero(explored.free)
+    scaling_pos = np.flatnonzero(idx >= n)
+    if len(scaling_pos) != explored.scaling.n_free:
+        return None, "individual: some per-angle values are fixed"
+    theta = best.sol.x[scaling_pos]
+    cov = sub_cov[np.ix_(scaling_pos, scaling_pos)]
+    form, why = search.choose_scaling(theta, cov, explored.phi, analysis.fourier_order)
+    return (None if form == "individual" else form), why
+
+
+def _optimum(problem: Problem, x_free) -> dict:
+    """χ² and physical values of one refined optimum (for the record and the verdict)."""
+    full = problem.full_params(jnp.asarray(x_free))
+    r = np.asarray(problem.residuals(full, *problem.arrays()))
+    names = problem.names[: problem.n_physical]
+    return {"chi2": float(np.sum(r**2)),
+            "parameters": dict(zip(names, map(float, np.asarray(full)[: problem.n_physical]),
+                                   strict=True))}
+
+
+def _decay_check(data: XPCSData, problem: Problem, values) -> dict:
+    """Data and fitted model reduced to one-time g2 over the same pairs, compared lag by lag
+    (:func:`homodyne.twotime.decay_agreement`)."""
+    check = twotime.decay_agreement(data.c2, problem.model_matrix(values), data.pair_ok,
+                                    data.t, data.dt)
+    return {"phi": [float(p) for p in data.phi], **check}
 
 
 def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None) -> FitResult:
-    """Fit one dataset; return values, 1σ uncertainties, χ² and convergence status.
+    """Fit one dataset by a global search; return values, 1σ, χ², convergence and the
+    evidence that this is the best optimum found (docs/physics.md, "NLSQ").
+
+    1. Starting values from the data's decay times (:mod:`homodyne.initial`), the configured
+       start, random starts around the first and ``multistart`` uniform ones
+       (:func:`homodyne.search.draw_starts`), each fitted locally on a subsample of about
+       :data:`EXPLORE_POINTS` points (whole block rows: every angle and lag).
+    2. ``per_angle_mode: auto`` (three or more angles) explores with a contrast and offset
+       per angle and then keeps the simplest form the data do not reject.
+    3. The best distinct optima (up to :data:`REFINE_MAX`) are refined on every point; the
+       best is reported, the others are recorded in ``optima``.
 
     ``success`` is true only when the solver reports convergence, the χ² is finite and the
-    free parameters moved from their start (a solver that returns its initial values is not
-    believed).  With ``multistart > 0`` the best of the starts by cost is reported.
+    free parameters moved from their start (a solver that returns its start is not
+    believed).
     """
     require_float64("homodyne.nlsq.fit")
     cfg = cfg or NLSQConfig()
     began = time.perf_counter()
-    problem = build_problem(data, analysis)
+    explored, sub, found, sub_cov = _explore(data, analysis, cfg)
+    phys_free = np.arange(int(explored.free[: explored.n_physical].sum()))  # free layout
+    sigma_sub = np.sqrt(np.abs(np.diag(sub_cov)))
+    chosen, choice = _scaling_choice(explored, found[0], sub_cov, analysis)
+    problem = explored if chosen is None else build_problem(data, analysis, chosen)
+    if choice:
+        log.info("  per_angle_mode auto: %s", choice)
+    candidates, n_distinct = _refine_candidates(found, sigma_sub, phys_free, sub.n_points)
     strategy = choose_strategy(cfg.strategy, problem.n_points, int(problem.free.sum()))
-    solve = _solve_full if strategy == "full" else _solve_chunked
     lo, hi = problem.lower[problem.free], problem.upper[problem.free]
-    log.info("NLSQ %s: %d points, %d free parameters, %s strategy, loss %s",
-             problem.mode, problem.n_points, int(problem.free.sum()), strategy, cfg.loss)
-    best = None
-    starts = _starts(problem, cfg)
-    for k, x0 in enumerate(starts):
-        def progress(it, cost, k=k):
-            log.info("  start %d/%d iteration %3d  cost %.6e", k + 1, len(starts), it, cost)
+    log.info("NLSQ %s: %d starts on %d points, %d distinct optima; refining %d on all %d "
+             "points, %d free parameters, %s strategy, loss %s", problem.mode, len(found),
+             sub.n_points, n_distinct, len(candidates), problem.n_points,
+             int(problem.free.sum()), strategy, cfg.loss)
+    equations = _make_normal_equations(problem, cfg.loss, cfg.f_scale)
+    refined = []
 
-        sol = solve(problem, x0, lo, hi, cfg, progress)
-        if np.isfinite(sol.cost) and (best is None or sol.cost < best[1].cost):
-            best = (x0, sol)
-    if best is None:
-        raise FitError("NLSQ: every start ended with a non-finite cost; check the data and "
-                       "the initial values")
-    x0, sol = best
+    def progress(it, cost, which):
+        log.info("  optimum %s iteration %3d  cost %.6e", which, it, cost)
+
+    for k, cand in enumerate(candidates):
+        label = f"{k + 1}/{len(candidates)}"
+        x0 = _transfer(cand.sol.x, explored, problem)
+        sol = _refine_chunked(problem, x0, lo, hi, cfg,
+                              lambda it, cost, label=label: progress(it, cost, label),
+                              equations)
+        if np.isfinite(sol.cost):
+            start = np.concatenate([cand.start[: problem.n_physical],
+                                    problem.start[problem.n_physical:]])
+            refined.append((start, sol))
+    if not refined:
+        raise FitError("NLSQ: every refined optimum ended with a non-finite cost; check the "
+                       "data and the initial values")
+    refined.sort(key=lambda r: r[1].cost)
+    start, sol = refined[0]
+    if strategy == "full":  # the nlsq package's trust region has the last word
+        polished = _solve_full(problem, sol.x, lo, hi, cfg, lambda it, cost: progress(
+            it, cost, "polish"))
+        if np.isfinite(polished.cost) and polished.cost <= sol.cost:
+            polished.iterations += sol.iterations
+            sol = polished
+            refined[0] = (start, sol)
     values = np.asarray(problem.full_params(jnp.asarray(sol.x)))
     residuals = np.asarray(problem.residuals(jnp.asarray(values), *problem.arrays()))
     chi2 = float(np.sum(residuals**2))
     dof = problem.n_points - int(problem.free.sum())
     reduced = chi2 / dof if dof > 0 else math.nan
+    x0 = start[problem.free]
     moved = np.any(np.abs(sol.x - x0) > 1e-9 * (hi - lo))
     success = sol.converged and math.isfinite(chi2) and bool(moved)
     message = sol.message if moved else f"{sol.message}; parameters did not move from the start"
-    cov = _covariance(problem, sol.x, reduced)
     free_idx = np.flatnonzero(problem.free)
-    at_bounds = tuple(problem.names[k] for k, v in zip(free_idx, sol.x, strict=True)
-                      if quality.at_bound(v, problem.lower[k], problem.upper[k]))
+    bound_mask = np.array([bool(quality.at_bound(v, problem.lower[k], problem.upper[k]))
+                           for k, v in zip(free_idx, sol.x, strict=True)])
+    cov, remaining, linearity = _certify(problem, sol.x, reduced)
+    at_bounds = tuple(problem.names[k] for k, b in zip(free_idx, bound_mask, strict=True) if b)
     contrast, offset = (np.asarray(a) for a in
                         problem.scaling.expand(values[problem.n_physical:]))
+    optima = tuple(_optimum(problem, s.x) for _, s in refined)
+    decay = _decay_check(data, problem, values)
     result = FitResult(
         mode=problem.mode, per_angle_mode=problem.scaling.requested,
         per_angle_effective=problem.scaling.effective, names=problem.names, values=values,
@@ -546,10 +808,14 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
         free=problem.free, contrast=contrast, offset=offset, chi2=chi2, reduced_chi2=reduced,
         dof=dof, n_points=problem.n_points, iterations=sol.iterations, success=success,
         message=message, strategy=strategy, loss=cfg.loss,
-        seconds=time.perf_counter() - began, starts=len(starts), at_bounds=at_bounds,
+        seconds=time.perf_counter() - began, starts=len(found), at_bounds=at_bounds,
         lower=problem.lower, upper=problem.upper,
         start=np.asarray(problem.full_params(jnp.asarray(x0))),
         sigma_from_data=analysis.sigma is None,
+        search={"starts": len(found), "points": sub.n_points, "distinct_optima": n_distinct,
+                "subsample_chi2": [2 * c.sol.cost for c in found], "refined": len(refined),
+                "per_angle_choice": choice},
+        optima=optima, remaining_chi2=remaining, decay_check=decay, linearity=linearity,
     )
     log.info("NLSQ done: success=%s, reduced chi2 %.4f, %d iterations, %.1f s (%s)",
              success, reduced, sol.iterations, result.seconds, message)

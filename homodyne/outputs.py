@@ -53,6 +53,11 @@ def nlsq_summary(result: FitResult, data: XPCSData, settings: dict) -> dict:
         "strategy": result.strategy,
         "loss": result.loss,
         "starts": result.starts,
+        "search": result.search,
+        "optima": list(result.optima),
+        "remaining_chi2": result.remaining_chi2,
+        "decay_check": result.decay_check,
+        "linearity": result.linearity,
         "seconds": result.seconds,
         "n_points": result.n_points,
         "q": data.q,
@@ -181,6 +186,7 @@ def cmc_diagnostics(result) -> dict:
         "heterogeneity": result.heterogeneity,
         "heterogeneous": list(result.heterogeneous),
         "self_check": result.check.as_dict(),
+        "posterior_mode": result.mode_check,
     }
     diagnostics["quality"] = quality.cmc_verdict(result, khat=quality.find_khat(diagnostics))
     return diagnostics

@@ -33,8 +33,10 @@ _HOMODYNE_SHEAR = (
     Parameter("gamma_dot_t0", 0.01, 1.0e-6, 0.5, "1/s^(1+beta)", "shear-rate prefactor"),
     Parameter("beta", 0.0, -2.0, 2.0, "-", "shear exponent"),
     Parameter("gamma_dot_t_offset", 0.0, -0.1, 0.1, "1/s", "shear-rate offset"),
-    Parameter("phi0", 0.0, -10.0, 10.0, "deg", "flow direction angle"),
+    Parameter("phi0", 0.0, -90.0, 90.0, "deg", "flow direction angle"),
 )
+"""phi0 spans one period: the shear factor depends on cos(phi - phi0) only through sinc²,
+which is even, so phi0 and phi0 ± 180° are the same flow."""
 
 
 def _transport(suffix: str, what: str) -> tuple[Parameter, ...]:

@@ -66,6 +66,43 @@ CHI2_FAILED = 10.0
 """χ²_red above this, with σ estimated from the data: residuals are more than √10 ≈ 3 times
 the noise, so the model does not describe the data (wrong data scale, wrong model)."""
 
+CHI2_MODEL_MARGIN = 0.02
+"""χ²_red may exceed 1 by this much before it counts as excess (with σ from the data): the
+noise estimate is good to about 1 % on simulated data (the truth gives χ²_red 0.996-1.005 in
+the battery of benchmarks/README.md), and real data carry some structure no model
+describes.  With a million points, χ²_red 1.04 is not "close to 1": the χ² is then about
+40,000 units above what the noise explains, the size of a wrong optimum."""
+
+CHI2_EXCESS_SIGMAS = 5.0
+"""...plus this many standard deviations of χ²_red (√(2/dof)) for small fits."""
+
+REMAINING_CHI2 = (1.0, 25.0)
+"""The χ² (in units of χ²_red) a Gauss-Newton step from the reported values still removes
+(evaluated, not predicted): above 1 (warning) the values may be a standard deviation from
+the minimum; above 25 (failed) they are five or more away, whatever the solver reported."""
+
+DECAY_SCORE_MARGIN = 0.5
+"""An angle's one-time g2 misfit score (mean z² over the lags, 1 for a model that follows
+the data within their scatter) may exceed 1 by this much before it counts: the scatter of a
+lag's pairs understates the error of their mean when neighbouring pairs share noise."""
+
+DECAY_SCORE_SIGMAS = 5.0
+"""...plus this many standard deviations of a mean of z² (√(2/lags))."""
+
+QUADRATIC_RANGE = (0.5, 2.0)
+"""3σ from the optimum along a parameter (its correlated partners following), χ² must rise
+by 9 ± a factor 2 for the 1σ to mean what it says.  Well-determined parameters of a
+million-point fit give 0.98-1.02; the curved valley of a degenerate combination gives
+40-4000 (the battery's stationary and beta ≈ 0 cases: benchmarks/README.md)."""
+
+OPTIMA_SIGMAS = 3.0
+"""Two optima are distinct when some free physical parameter differs by more than this
+many 1σ."""
+
+OPTIMA_CHI2 = 25.0
+"""A distinct optimum within this Δχ² (units of χ²_red) of the best is a rival the data
+cannot rule out (a likelihood ratio below e^12.5 ≈ 3·10⁵ against it)."""
+
 R_HAT_WARNING = 1.05
 """Rank-normalised split R-hat above this: the chains disagree.  Vehtari et al. (2021)
 recommend 1.01 for runs with a bulk ESS above 400; at the ESS of 100 accepted below, chain
@@ -270,27 +307,47 @@ def identifiability_reasons(names, sigma, lower, upper, free, covariance=None) -
                 f"{names[a]} and {names[b]} are correlated with ρ = {rho:+.6f} (|ρ| > "
                 f"{CORRELATION_DEGENERATE}): the data determine only a combination of the "
                 "two, so neither value alone is meaningful; fix one of them"),
-                parameter=names[a]))
+                parameter=names[a]) | {"partner": names[b]})
     return out
 
 
-def chi2_reasons(reduced_chi2: float, sigma_from_data: bool) -> list[dict]:
+def chi2_limit(dof: int | None) -> float:
+    """The largest χ²_red a fit with ``dof`` degrees of freedom passes (σ from the data):
+    ``1 + CHI2_MODEL_MARGIN + CHI2_EXCESS_SIGMAS·√(2/dof)``, never above the upper end of
+    :data:`CHI2_WARNING`."""
+    spread = math.sqrt(2.0 / dof) if dof and dof > 0 else 0.0
+    return min(1.0 + CHI2_MODEL_MARGIN + CHI2_EXCESS_SIGMAS * spread, CHI2_WARNING[1])
+
+
+def chi2_reasons(reduced_chi2: float, sigma_from_data: bool,
+                 dof: int | None = None) -> list[dict]:
     """χ²_red against 1; judged only when σ was estimated from the data (a σ given in the
-    config may be in arbitrary units)."""
+    config may be in arbitrary units).  Above :func:`chi2_limit` the model leaves more than
+    noise: a local minimum or a model that misses structure."""
     if not math.isfinite(reduced_chi2):
         return [reason("chi2", f"χ²_red = {reduced_chi2}: the fit produced no finite residual "
                        "sum; check the data for NaN/Inf", severity=FAILED)]
     if not sigma_from_data:
         return []
-    lo, hi = CHI2_WARNING
-    rule = (f"(rule: with σ estimated from the data, χ²_red should lie in [{lo:g}, {hi:g}]; "
-            f"above {CHI2_FAILED:g} the fit fails)")
+    lo, hi = CHI2_WARNING[0], chi2_limit(dof)
+    rule = (f"(rule: with σ estimated from the data, χ²_red should lie in [{lo:g}, {hi:.4g}]: "
+            f"1 + {CHI2_MODEL_MARGIN:g} for noise-estimate error and model imperfection + "
+            f"{CHI2_EXCESS_SIGMAS:g}·√(2/dof), at most {CHI2_WARNING[1]:g}; above "
+            f"{CHI2_FAILED:g} the fit fails)")
     if reduced_chi2 > CHI2_FAILED:
         return [reason("chi2", (
             f"χ²_red = {_num(reduced_chi2)}: residuals are {math.sqrt(reduced_chi2):.3g} times "
             "the noise, so the model does not describe these data; check the data scale (a "
             "matrix stored as c2 - 1 needs import-matrix --add-baseline 1.0), the q and dt, "
             f"and the mode {rule}"), severity=FAILED)]
+    if reduced_chi2 > hi and reduced_chi2 <= CHI2_WARNING[1]:
+        excess = (reduced_chi2 - 1.0) * dof if dof else math.nan
+        return [reason("chi2", (
+            f"χ²_red = {reduced_chi2:.4g} is above what the noise explains (about "
+            f"{excess:,.0f} χ² units over {dof or 0:,} degrees of freedom): possible "
+            "local minimum, or a model that misses structure; compare data and model in "
+            "twotime/one_time.png, and run with nlsq.multistart: 20 or give "
+            f"analysis.initial {rule}"))]
     if reduced_chi2 > hi or reduced_chi2 < lo:
         what = ("the model misses structure in the data or the noise is underestimated"
                 if reduced_chi2 > hi else "the noise is overestimated (correlated noise?)")
@@ -298,6 +355,89 @@ def chi2_reasons(reduced_chi2: float, sigma_from_data: bool) -> list[dict]:
             f"χ²_red = {reduced_chi2:.3g}: {what}; the 1σ values are rescaled by χ²_red but "
             f"may still be off; look at the residual maps {rule}"))]
     return []
+
+
+def linearity_reasons(linearity: Mapping[str, Sequence[float]]) -> list[dict]:
+    """Parameters whose χ² 3σ away is far from quadratic (:data:`QUADRATIC_RANGE`): their
+    1σ does not describe the uncertainty, and their value sits somewhere in a valley."""
+    lo, hi = QUADRATIC_RANGE
+    bad = {n: [r for r in ratios if math.isfinite(r)] for n, ratios in linearity.items()}
+    bad = {n: r for n, r in bad.items() if r and not all(lo <= x <= hi for x in r)}
+    if not bad:
+        return []
+    listed = ", ".join(bad)
+    return [reason("unidentified", (
+        f"{n}: 3σ from the fitted value (its correlated partners following) χ² rises "
+        f"{' and '.join(f'{x:.3g}' for x in ratios)} times what its 1σ implies (a quadratic "
+        f"χ² gives 1; limits {lo:g}-{hi:g}): the fit sits in a curved valley of "
+        f"{listed}, and their values and 1σ are not reliable; the data determine a "
+        "combination of them: fix one (analysis.fixed) on physical grounds"), parameter=n)
+        for n, ratios in bad.items()]
+
+
+def remaining_reasons(remaining: float) -> list[dict]:
+    """The χ² a Gauss-Newton step would still remove (:data:`REMAINING_CHI2`)."""
+    warn, fail = REMAINING_CHI2
+    if not math.isfinite(remaining) or remaining <= warn:
+        return []
+    return [reason("remaining_chi2", (
+        f"a Gauss-Newton step from the reported values still lowers χ² by "
+        f"{_num(remaining)} (in units of χ²_red; limit {warn:g}, failed above {fail:g}): the "
+        "solver stopped before the minimum; raise nlsq.max_iterations or lower nlsq.ftol"),
+        severity=FAILED if remaining > fail else WARNING)]
+
+
+def decay_reasons(check: Mapping | None) -> list[dict]:
+    """Angles whose fitted one-time g2 misses the data's by more than their scatter
+    (:func:`homodyne.twotime.decay_agreement`, with the angles under ``phi``): the clearest
+    sign of a local minimum."""
+    if not check:
+        return []
+    phi = check["phi"]
+    bad = []
+    for p, (score, lags) in enumerate(zip(check["score"], check["lags"], strict=True)):
+        if lags and math.isfinite(score) and score > (
+                1.0 + DECAY_SCORE_MARGIN + DECAY_SCORE_SIGMAS * math.sqrt(2.0 / lags)):
+            bad.append(p)
+    if not bad:
+        return []
+    ratios = [check["decay_model"][p] / check["decay_data"][p] - 1.0 for p in bad
+              if math.isfinite(check["decay_model"][p] / check["decay_data"][p])]
+    size = (f"; the model's 1/e decay times differ from the data's by "
+            f"{min(ratios) * 100:+.0f} to {max(ratios) * 100:+.0f} %" if ratios else "")
+    angles = ", ".join(f"{phi[p]:g}°" for p in bad[:6]) + (" ..." if len(bad) > 6 else "")
+    return [reason("decay_mismatch", (
+        f"the fitted model does not follow the data's one-time g2 within its scatter at "
+        f"{len(bad)} of {len(check['score'])} angles ({angles}){size}: possible local minimum "
+        "(or a model that misses structure); see twotime/one_time.png, and run with "
+        "nlsq.multistart: 20 or give analysis.initial"))]
+
+
+def optima_reasons(optima: Sequence[Mapping], names, uncertainties, free,
+                   reduced_chi2: float) -> list[dict]:
+    """Another optimum, distinct by more than :data:`OPTIMA_SIGMAS` in a physical parameter,
+    within :data:`OPTIMA_CHI2` of the best (the first of ``optima``)."""
+    if len(optima) < 2 or not math.isfinite(reduced_chi2) or reduced_chi2 <= 0:
+        return []
+    best = optima[0]
+    sigma = dict(zip(names, uncertainties, strict=True))
+    is_free = dict(zip(names, free, strict=True))
+    out = []
+    for other in optima[1:]:
+        gap = (other["chi2"] - best["chi2"]) / reduced_chi2
+        apart = {n: abs(v - best["parameters"][n]) / sigma[n]
+                 for n, v in other["parameters"].items()
+                 if is_free.get(n) and math.isfinite(sigma[n]) and sigma[n] > 0}
+        far = {n: d for n, d in apart.items() if d > OPTIMA_SIGMAS}
+        if far and gap < OPTIMA_CHI2:
+            n, d = max(far.items(), key=lambda kv: kv[1])
+            out.append(reason("rival_optimum", (
+                f"a second optimum fits almost as well (Δχ² = {gap:.3g} in units of χ²_red, "
+                f"limit {OPTIMA_CHI2:g}) with {n} = {_num(other['parameters'][n])} instead of "
+                f"{_num(best['parameters'][n])} ({d:.3g} σ apart): the data do not decide "
+                f"between them; bound {n} on physical grounds (analysis.bounds) or fix it"),
+                parameter=n))
+    return out
 
 
 def convergence_reasons(success: bool, message: str) -> list[dict]:
@@ -332,7 +472,12 @@ def nlsq_reasons(result) -> list[dict]:
                          "need them (homodyne.nlsq.fit records them)")
     return [
         *convergence_reasons(result.success, result.message),
-        *chi2_reasons(result.reduced_chi2, result.sigma_from_data),
+        *remaining_reasons(result.remaining_chi2),
+        *chi2_reasons(result.reduced_chi2, result.sigma_from_data, result.dof),
+        *decay_reasons(result.decay_check),
+        *linearity_reasons(result.linearity),
+        *optima_reasons(result.optima, names, sigma, free,
+                        result.reduced_chi2),
         *bound_reasons(names, values, lower, upper, free),
         *identifiability_reasons(names, sigma, lower, upper, free, result.covariance),
         *moved_reasons(names, values, start, lower, upper, free),
@@ -453,6 +598,27 @@ def agreement_reasons(names, mean, sd, nlsq: Mapping[str, float]) -> list[dict]:
     return out
 
 
+def posterior_mode_reasons(mode_check: Mapping | None) -> list[dict]:
+    """The posterior centred on another optimum than NLSQ's best (χ² at the posterior mean
+    more than :data:`OPTIMA_CHI2` χ²_red units from χ² at the NLSQ values)."""
+    if not mode_check or not math.isfinite(mode_check["delta"]):
+        return []
+    delta = mode_check["delta"]
+    if delta > OPTIMA_CHI2:
+        return [reason("posterior_mode", (
+            f"the posterior is centred on a worse optimum than the best NLSQ found: χ² at the "
+            f"posterior mean is {_num(delta)} χ²_red units above χ² at the NLSQ values (limit "
+            f"{OPTIMA_CHI2:g}); the chains left the best optimum: report the NLSQ values, "
+            "and sample again with more warmup (cmc.warmup)"), severity=FAILED)]
+    if delta < -OPTIMA_CHI2:
+        return [reason("posterior_mode", (
+            f"the posterior found a better optimum than NLSQ: χ² at the posterior mean is "
+            f"{_num(-delta)} χ²_red units below χ² at the NLSQ values (limit {OPTIMA_CHI2:g}): "
+            "the NLSQ values are not the best optimum; fit again with the posterior means as "
+            "analysis.initial"), severity=FAILED)]
+    return []
+
+
 def cmc_reasons(result, *, khat: float | None = None) -> list[dict]:
     """Every Bayesian check of a :class:`homodyne.cmc.ConsensusResult`.
 
@@ -492,6 +658,7 @@ def cmc_reasons(result, *, khat: float | None = None) -> list[dict]:
     if "noise_scale" in names:
         out += noise_reasons(float(mean[names.index("noise_scale")]))
     out += khat_reasons(khat)
+    out += posterior_mode_reasons(result.mode_check)
     return out
 
 

@@ -259,3 +259,38 @@ def candidate_bad_frames(c2, excluded=None, threshold: float = BAD_FRAME_Z):
         runs.append((int(idx[k]), int(idx[end]), float(score[idx[k]:idx[end] + 1].max())))
         k = end + 1
     return runs
+
+
+# ------------------------------------------------------------- data against a fitted model
+
+MIN_LAG_PAIRS = 10
+"""Lags with fewer pairs than this are left out of :func:`decay_agreement` (their standard
+error, from the scatter of a handful of pairs, is itself too uncertain)."""
+
+
+def decay_agreement(c2, model, keep, t, dt: float) -> dict:
+    """How well a fitted model reproduces the data's one-time g2, angle by angle.
+
+    Both are reduced over the same pairs (:func:`one_time_from_two_time`).  Per angle,
+    ``score`` is the mean of ``z² = ((g2_data - g2_model) / g2_err)²`` over the lags with at
+    least :data:`MIN_LAG_PAIRS` pairs: about 1 when the model follows the data within their
+    scatter, far above 1 when it decays too fast or too slow (a local minimum, or a model
+    that misses structure), however many points the fit had.  ``decay_data`` and
+    ``decay_model`` are the 1/e decay times (:func:`decay_time`) that say by how much.
+
+    Returns:
+        ``{score, lags, decay_data, decay_model}``, lists with one value per angle.
+    """
+    tau, g2, err, count = one_time_from_two_time(c2, keep, dt)
+    _, g2_model, _, _ = one_time_from_two_time(model, keep, dt)
+    use = (count >= MIN_LAG_PAIRS)[None] & np.isfinite(err) & (err > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z2 = np.where(use, ((g2 - g2_model) / np.where(use, err, 1.0)) ** 2, 0.0)
+    lags = use.sum(axis=1)
+    score = np.where(lags > 0, z2.sum(axis=1) / np.maximum(lags, 1), np.nan)
+    base, base_model = baseline(c2, keep, t), baseline(model, keep, t)
+    data_times = [decay_time(tau, g2[p], base[p])[0] for p in range(len(g2))]
+    model_times = [decay_time(tau, g2_model[p], base_model[p])[0] for p in range(len(g2))]
+    return {"score": score.tolist(), "lags": lags.astype(int).tolist(),
+            "decay_data": [float(v) for v in data_times],
+            "decay_model": [float(v) for v in model_times]}

@@ -35,7 +35,13 @@ from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
 from homodyne.data.readers import open_hdf5, read_table
 from homodyne.errors import ConfigError, DataFormatError, DataQualityError, FitError
-from homodyne.nlsq import CHUNK_POINTS, check_fixed, choose_strategy, subsample_size
+from homodyne.nlsq import (
+    CHUNK_POINTS,
+    EXPLORE_POINTS,
+    check_fixed,
+    choose_strategy,
+    exploration_form,
+)
 from homodyne.physics import angle_scaling, folded_triangle
 
 Q_TOLERANCE = inspect.signature(load).parameters["q_tolerance"].default
@@ -46,6 +52,11 @@ SOLVER_BYTES = 100
 POINT_BYTES = 8
 """Bytes per point of the problem's data block ``y`` (float64; the shared frame-pair layout
 is one per pair, not per point, and negligible next to it)."""
+CHUNKED_POINT_BYTES = 40
+"""Bytes per point of the chunked strategy's padded chunk copies and per-point temporaries:
+set from the peaks of the global search's fits measured at 23 × 500 and 23 × 1000 frames
+(795.6 MB and 1.32 GB for the whole process, benchmarks/README.md "NLSQ"); with the 8 bytes
+of one copy the estimate missed a third of the 23 × 1000 peak."""
 
 _EXPECTED = "an APS-U or legacy APS HDF5 file (docs/data-formats.md)"
 
@@ -121,15 +132,16 @@ def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int,
     The loaded matrices (8 bytes × n_phi × n_frames²) and the point arrays
     (:data:`POINT_BYTES` per point) are always held.  ``full`` adds a dense Jacobian solve
     over every point (:data:`SOLVER_BYTES` per point and free parameter); ``chunked`` adds the
-    padded chunk copy of the points and dense solves over one chunk and over the subsample it
-    starts from (see ``homodyne.nlsq._solve_chunked``).
+    padded chunk copies of the points (:data:`CHUNKED_POINT_BYTES` per point) and dense solves
+    over one chunk and over the subsample the global search explores
+    (:data:`homodyne.nlsq.EXPLORE_POINTS`).
     """
     held = 8 * n_phi * n_frames**2 + POINT_BYTES * n_points
     if strategy == "full":
         return held + SOLVER_BYTES * n_points * n_free
-    n_sub = subsample_size(n_points, n_free)
+    n_sub = min(EXPLORE_POINTS, n_points)
     dense = SOLVER_BYTES * (min(CHUNK_POINTS, n_points) + n_sub) * n_free
-    return held + POINT_BYTES * n_points + dense
+    return held + CHUNKED_POINT_BYTES * n_points + dense
 
 
 def _read_config(path: Path) -> tuple[dict | None, list[str]]:
@@ -148,13 +160,17 @@ def _free_mask(ds: DatasetConfig, phi: np.ndarray) -> np.ndarray:
 
     The scaling parameter names depend only on the angles, so placeholder matrices stand in
     for the data that :func:`homodyne.physics.angle_scaling` would otherwise estimate from.
+    ``auto`` with three or more angles is predicted as the form the search explores with
+    (a contrast and offset per angle): the most the fit can need; the data may settle it on
+    fewer.
 
     Raises:
         FitError: what the fit would raise for ``analysis.fixed``.
     """
     a = ds.analysis
     scaling = angle_scaling(a.per_angle_mode, phi, np.ones((len(phi), 2, 2)), np.arange(2.0),
-                            fourier_order=a.fourier_order)
+                            fourier_order=a.fourier_order,
+                            effective=exploration_form(a, len(phi)))
     return check_fixed((*registry.names(a.mode), *scaling.names), a.fixed, scaling.effective)
 
 

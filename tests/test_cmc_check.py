@@ -136,3 +136,35 @@ def test_without_a_usable_nlsq_covariance_nuts_starts_from_the_identity(fitted):
     assert inverse_mass_matrix(bad, True, True) is None
     singular = replace(shard, nlsq_covariance=np.zeros_like(shard.nlsq_covariance))
     assert inverse_mass_matrix(singular, True, True) is None
+
+
+def test_chains_start_overdispersed_around_the_nlsq_values(fitted):
+    from homodyne.cmc.model import OVERDISPERSION, initial_values, soft_clip
+
+    shard = fitted[3][0]
+    starts = initial_values(shard, True, chains=4, seed=7)
+    n = len(shard.problem.free_names)
+    assert starts["u"].shape == (4, n) and starts["w"].shape == (4,)
+    _, _, a, b = coordinates(shard)
+    z = np.asarray(soft_clip(starts["u"], a, b)[0])
+    np.testing.assert_allclose(z[0], 0.0, atol=1e-9)  # chain 0: the NLSQ values
+    assert starts["w"][0] == 0.0
+    # the others: OVERDISPERSION expected posterior sds away on average (Mahalanobis)
+    cov = inverse_mass_matrix(shard, True, True)
+    steps = np.column_stack([starts["u"], starts["w"]])[1:] - np.append(starts["u"][0], 0.0)
+    distance = np.sqrt(np.einsum("ci,ij,cj->c", steps, np.linalg.inv(cov), steps) / (n + 1))
+    assert np.all((distance > 0.3 * OVERDISPERSION) & (distance < 3 * OVERDISPERSION))
+    again = initial_values(shard, True, chains=4, seed=7)
+    np.testing.assert_array_equal(again["u"], starts["u"])
+
+
+def test_posterior_mode_check_sees_a_posterior_away_from_the_nlsq_optimum(fitted):
+    from homodyne.cmc.check import posterior_mode
+
+    _, _, result, shards = fitted
+    names = shards[0].problem.free_names
+    centred = posterior_mode(_laplace_draws(result), names, shards)
+    assert centred["chi2_nlsq"] == pytest.approx(result.chi2, rel=1e-9)
+    assert abs(centred["delta"]) < 1.0
+    away = posterior_mode(_laplace_draws(result, shift_sd=8.0), names, shards)
+    assert away["delta"] > 25.0  # 8 sd along D0: about 64 χ² units worse

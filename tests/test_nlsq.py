@@ -13,6 +13,7 @@ from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import import_matrices, load, simulate
 from homodyne.errors import FitError
 from homodyne.nlsq import build_problem, fit
+from homodyne.search import LOCAL_STARTS
 
 REAL = Path(__file__).parent / "data" / "real"  # the real matrices, see its README
 
@@ -96,14 +97,99 @@ def test_full_and_chunked_strategies_agree(tmp_path):
     np.testing.assert_allclose(chunked.uncertainties, full.uncertainties, rtol=1e-3)
 
 
-def test_chunked_strategy_starts_from_a_subsample(tmp_path, monkeypatch):
+def test_search_explores_on_a_subsample_and_refines_on_all_points(tmp_path, monkeypatch):
     import homodyne.nlsq as nlsq_module
 
-    monkeypatch.setattr(nlsq_module, "SUBSAMPLE_ELEMENTS", 20_000)
+    monkeypatch.setattr(nlsq_module, "EXPLORE_POINTS", 2_000)
     data, _ = _dataset(tmp_path, "static")
     result = fit(data, _analysis("static"), NLSQConfig(strategy="chunked"))
     assert result.success
+    assert 2_000 <= result.search["points"] < 0.2 * result.n_points
+    assert result.search["starts"] == len(result.search["subsample_chi2"]) == 14
     assert abs(result.values[0] - 1e4) < 3 * result.uncertainties[0]
+
+
+# A laminar dataset whose default start lies in the basin of a wrong optimum: asymmetric
+# angles with gaps, phi0 = 25°, a small D_offset, beta != 0.
+TRAP = dict(params={"D0": 2e4, "alpha": -0.3, "D_offset": 50.0, "gamma_dot_t0": 3e-3,
+                    "beta": 0.2, "gamma_dot_t_offset": 0.0, "phi0": 25.0},
+            phi=[-160.0, -115.0, -70.0, -35.0, 0.0, 20.0, 45.0, 110.0], n_frames=120,
+            dt=0.05, q=0.006)
+
+
+def _trap(tmp_path):
+    path = simulate(tmp_path / "trap.h5", mode="laminar_flow", noise=0.01, contrast=0.25,
+                    seed=3, **TRAP)
+    return load(path, q=TRAP["q"], dt=TRAP["dt"]), AnalysisConfig(mode="laminar_flow",
+                                                                    dt=TRAP["dt"])
+
+
+def test_global_search_escapes_the_optimum_the_default_start_falls_into(tmp_path):
+    from homodyne.nlsq import _solve_full
+
+    data, analysis = _trap(tmp_path)
+    problem = build_problem(data, analysis)
+    lo, hi = problem.lower[problem.free], problem.upper[problem.free]
+    local = _solve_full(problem, problem.start[problem.free], lo, hi, NLSQConfig(),
+                        lambda *_: None)
+    assert 2 * local.cost / problem.n_points > 1.2  # one trust-region fit: a wrong optimum
+    result = fit(data, analysis)
+    assert result.success and result.reduced_chi2 < 1.03
+    assert result.search["distinct_optima"] > 1
+    truth = TRAP["params"]
+    for name in ("D0", "gamma_dot_t0", "beta", "phi0"):
+        k = result.names.index(name)
+        assert abs(result.values[k] - truth[name]) < 4 * result.uncertainties[k], name
+    assert result.optima[0]["chi2"] == pytest.approx(result.chi2)
+    assert result.remaining_chi2 < 1.0
+
+
+def test_certificate_rejects_the_wrong_optimum_and_passes_the_right_one(tmp_path):
+    from homodyne import quality
+    from homodyne.nlsq import _solve_full
+    from homodyne.twotime import decay_agreement
+
+    data, analysis = _trap(tmp_path)
+    problem = build_problem(data, analysis)
+    lo, hi = problem.lower[problem.free], problem.upper[problem.free]
+    wrong = _solve_full(problem, problem.start[problem.free], lo, hi, NLSQConfig(),
+                        lambda *_: None)
+    wrong_full = np.asarray(problem.full_params(wrong.x))
+    check = decay_agreement(data.c2, problem.model_matrix(wrong_full), data.pair_ok, data.t,
+                            data.dt)
+    found = quality.decay_reasons({"phi": list(data.phi), **check})
+    assert [r["check"] for r in found] == ["decay_mismatch"]
+    assert "local minimum" in found[0]["message"] and "%" in found[0]["message"]
+    dof = problem.n_points - int(problem.free.sum())
+    assert [r["check"] for r in quality.chi2_reasons(2 * wrong.cost / dof, True, dof)] == \
+        ["chi2"]
+    right = fit(data, analysis)
+    assert quality.decay_reasons(right.decay_check) == []
+    assert quality.chi2_reasons(right.reduced_chi2, True, right.dof) == []
+
+
+def test_analytic_scaling_columns_equal_the_autodiff_jacobian(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from homodyne.nlsq import _make_normal_equations
+
+    data, _ = _dataset(tmp_path, "laminar_flow")
+    for form, fixed in (("individual", ("beta",)), ("fourier", ()), ("shared", ("phi0",))):
+        analysis = _analysis("laminar_flow", fixed=fixed, fourier_order=1)
+        problem = build_problem(data, analysis, form)
+        x = jnp.asarray(problem.start[problem.free]) * 1.01
+        jtj, jtr, cost = _make_normal_equations(problem, "soft_l1", 1.0)[0](x)
+
+        def residual(x, problem=problem):
+            return problem.residuals(problem.full_params(x), *problem.arrays()).ravel()
+
+        jac, r = jax.jacfwd(residual)(x), residual(x)
+        weight = 1.0 / jnp.sqrt(1.0 + r**2)
+        np.testing.assert_allclose(jtj, (jac * weight[:, None]).T @ jac, rtol=1e-10,
+                                   atol=1e-10 * float(jnp.max(jnp.abs(jtj))))
+        np.testing.assert_allclose(jtr, jac.T @ (weight * r), rtol=1e-10,
+                                   atol=1e-10 * float(jnp.max(jnp.abs(jtr))))
 
 
 def test_degenerate_shear_parameters_get_infinite_uncertainty(tmp_path):
@@ -165,7 +251,7 @@ def test_multistart_is_seeded_and_keeps_the_best(tmp_path):
     one = fit(data, _analysis("static"))
     a = fit(data, _analysis("static"), NLSQConfig(multistart=3, seed=7))
     b = fit(data, _analysis("static"), NLSQConfig(multistart=3, seed=7))
-    assert a.starts == 4
+    assert a.starts == 2 + LOCAL_STARTS + 3  # configured, data-driven, local, uniform
     np.testing.assert_array_equal(a.values, b.values)
     assert a.chi2 <= one.chi2 * (1 + 1e-9)
 

@@ -123,6 +123,63 @@ def test_solver_not_converged_and_parameters_that_did_not_move():
     assert checks(found) == [("not_moved", "offset_0")]
 
 
+# ----------------------------------------------------------- the convergence certificate
+
+
+def test_chi2_limit_tightens_with_the_points_and_names_a_local_minimum():
+    assert Q.chi2_limit(1_024_656) == pytest.approx(1.02 + 5 * math.sqrt(2 / 1_024_656))
+    assert Q.chi2_limit(200) == pytest.approx(1.52) and Q.chi2_limit(20) == 2.0  # at most 2
+    found = Q.chi2_reasons(1.0382, True, 1_024_656)  # the wrong optimum
+    assert checks(found) == [("chi2", None)]
+    assert "local minimum" in found[0]["message"] and "39,142" in found[0]["message"]
+    assert Q.chi2_reasons(1.0100, True, 1_024_656) == []
+    assert Q.chi2_reasons(1.0382, False, 1_024_656) == []  # σ given: not judged
+    assert Q.chi2_reasons(1.2, True, 1000) == []  # limit 1.244 for 1,000 points
+
+
+@pytest.mark.parametrize(("remaining", "expected"), [(0.2, []), (3.0, ["warning"]),
+                                                     (40.0, ["failed"])])
+def test_a_fit_that_a_gauss_newton_step_still_improves_is_not_converged(remaining, expected):
+    assert [r["severity"] for r in Q.remaining_reasons(remaining)] == expected
+
+
+def test_decay_mismatch_names_the_angles_and_the_size():
+    check = {"phi": [-40.0, 10.0, 75.0], "score": [1.05, 9.0, 30.0], "lags": [100, 100, 100],
+             "decay_data": [1.0, 2.0, 3.0], "decay_model": [1.0, 2.2, 3.3]}
+    (found,) = Q.decay_reasons(check)
+    assert found["check"] == "decay_mismatch" and "2 of 3 angles (10°, 75°)" in found["message"]
+    assert "+10 to +10 %" in found["message"]
+    assert Q.decay_reasons({**check, "score": [1.05, 1.2, 0.9]}) == []
+
+
+def test_a_rival_optimum_within_the_chi2_window_is_named():
+    best = {"chi2": 1000.0, "parameters": {"D0": 1e4, "phi0": 20.0}}
+    rival = {"chi2": 1004.0, "parameters": {"D0": 1e4, "phi0": -20.0}}
+    worse = {"chi2": 1200.0, "parameters": {"D0": 1e4, "phi0": -20.0}}
+    same = {"chi2": 1000.5, "parameters": {"D0": 1e4 + 50, "phi0": 20.1}}
+    args = (["D0", "phi0"], [100.0, 0.5], [True, True], 1.0)
+    (found,) = Q.optima_reasons([best, rival], *args)
+    assert found["check"] == "rival_optimum" and found["parameter"] == "phi0"
+    assert "bound phi0" in found["message"]
+    assert Q.optima_reasons([best, worse, same], *args) == []
+
+
+def test_a_chi2_far_from_quadratic_makes_the_parameters_unidentified():
+    found = Q.linearity_reasons({"D0": [120.8, 4078.0], "alpha": [1.01, 0.99],
+                                 "D_offset": [np.nan, 0.2]})
+    assert checks(found) == [("unidentified", "D0"), ("unidentified", "D_offset")]
+    assert "curved valley" in found[0]["message"]
+    assert Q.linearity_reasons({"phi0": [1.007, 0.989]}) == []
+
+
+@pytest.mark.parametrize(("delta", "expected"), [(0.4, []), (30.0, ["failed"]),
+                                                 (-30.0, ["failed"])])
+def test_a_posterior_off_the_best_optimum_fails(delta, expected):
+    found = Q.posterior_mode_reasons({"delta": delta, "chi2_nlsq": 1.0,
+                                      "chi2_posterior_mean": 1.0})
+    assert [r["severity"] for r in found] == expected
+
+
 # ------------------------------------------------------------------------------- CMC
 
 
@@ -133,7 +190,8 @@ def fake_consensus(mean, sd, names=("D0", "alpha", "contrast_0", "noise_scale"),
     fields = dict(names=tuple(names), draws=d, r_hat=np.full(len(names), 1.002),
                   ess_bulk=np.full(len(names), 1500.0), ess_tail=np.full(len(names), 1200.0),
                   chains=chains, divergences=0, divergence_rate=0.0, shards=(),
-                  n_shards=3, heterogeneous=(), heterogeneity={}, priors=priors or {})
+                  n_shards=3, heterogeneous=(), heterogeneity={}, priors=priors or {},
+                  mode_check=None)
     fields.update(over)
     return SimpleNamespace(**fields)
 
@@ -343,7 +401,7 @@ def test_chx_fit_warns_that_d0_sits_on_its_bound(tmp_path, capsys):
     bound = [r for r in result["quality"]["reasons"] if r["check"] == "at_bound"]
     assert [r["parameter"] for r in bound] == ["D0"]
     assert "upper bound 100,000" in bound[0]["message"]
-    assert "chx: quality WARNING" in out and "D0 = 99,999.99" in out
+    assert "chx: quality WARNING" in out and "D0 = 100,000" in out
 
 
 def test_yolk_fit_without_baseline_ends_failed(tmp_path, capsys):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from homodyne.cmc.check import SelfCheck, self_check
+from homodyne.cmc.check import SelfCheck, posterior_mode, self_check
 from homodyne.cmc.diagnostics import chain_diagnostics, heterogeneity
 from homodyne.cmc.shard import read_shard
 from homodyne.config import CMCConfig
@@ -91,6 +91,8 @@ class ConsensusResult:
             reweighted draws when ``check.reweighted``, the Scott consensus otherwise.
         priors: bounds, prior sd and NLSQ value of each sampled parameter, by name
             (:func:`homodyne.cmc.sample.prior_record`), for the quality checks.
+        mode_check: χ² at the posterior mean against the NLSQ optimum's
+            (:func:`homodyne.cmc.check.posterior_mode`); None without the shard files.
     """
 
     names: tuple[str, ...]
@@ -107,6 +109,7 @@ class ConsensusResult:
     fixed: dict
     check: SelfCheck
     priors: dict = field(default_factory=dict)
+    mode_check: dict | None = None
 
     @property
     def n_shards(self) -> int:
@@ -265,12 +268,17 @@ def combine(posterior_files, cfg: CMCConfig, shard_files=None) -> ConsensusResul
     if shard_files is None:
         draws, check = consensus, SelfCheck(np.nan, np.nan, consensus[..., 0].size, False,
                                             "not checked: no shard files given")
+        mode_check = None
     else:
         shards = sorted((read_shard(f) for f in shard_files), key=lambda s: s.index)
         if not shards or [s.index for s in shards] != list(range(shards[0].n_shards)):
             raise FitError(f"combine: the shard files {[str(f) for f in shard_files]} are not "
                            "one run's complete set of shards; remake the shards")
         draws, check = self_check(consensus, names, shards, cfg.seed)
+        mode_check = posterior_mode(draws, names, shards)
+        log.info("posterior mean: χ² %.6g against %.6g at the NLSQ values (Δ %.3g χ²_red)",
+                 mode_check["chi2_posterior_mean"], mode_check["chi2_nlsq"],
+                 mode_check["delta"])
     used_reports = [r for r in reports if r.used]
     cv = heterogeneity(np.array([r.mean for r in used_reports]),
                        np.array([r.sd for r in used_reports]))
@@ -290,5 +298,5 @@ def combine(posterior_files, cfg: CMCConfig, shard_files=None) -> ConsensusResul
         divergences=divergences,
         divergence_rate=divergences / sum(post.diverging.size for post in used),
         fixed=json.loads(first.get("fixed", "{}")), check=check,
-        priors=json.loads(first.get("priors", "{}")),
+        priors=json.loads(first.get("priors", "{}")), mode_check=mode_check,
     )

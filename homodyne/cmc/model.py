@@ -158,14 +158,31 @@ def build_model(shard: Shard, sample_sigma: bool):
     return model
 
 
-def initial_values(shard: Shard, sample_sigma: bool) -> dict[str, np.ndarray]:
-    """Start at the NLSQ values (``z = 0``) and ``f = 1``; a value on a bound (an edge of
-    the support, infinitely far in ``u``) is nudged 10⁻³ of the range inside."""
+OVERDISPERSION = 2.0
+"""Chains after the first start this many expected posterior sds away (in every direction of
+the expected posterior covariance): R-hat can only see a second mode, or a start that the
+posterior does not support, when the chains do not all begin at the same point."""
+
+
+def initial_values(shard: Shard, sample_sigma: bool, chains: int = 1,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """Per-chain starts ``{"u": (chains, n), "w": (chains,)}``: chain 0 at the NLSQ values
+    (``z = 0``) and ``f = 1``, the others overdispersed (:data:`OVERDISPERSION` × draws from
+    the expected shard posterior, :func:`inverse_mass_matrix`, or from the identity without
+    one); seeded.  A value on a bound (an edge of the support, infinitely far in ``u``) is
+    nudged 10⁻³ of the range inside."""
     _, _, a, b = coordinates(shard)
     margin = 1e-3 * (b - a)
-    start = {"u": soft_clip_inverse(np.clip(np.zeros(len(a)), a + margin, b - margin), a, b)}
+    z0 = np.clip(np.zeros(len(a)), a + margin, b - margin)
+    cov = inverse_mass_matrix(shard, sample_sigma, dense=True)
+    n = len(a) + sample_sigma
+    root = np.linalg.cholesky(cov) if cov is not None else np.eye(n)
+    steps = np.random.default_rng(seed).standard_normal((chains, n)) @ root.T * OVERDISPERSION
+    steps[0] = 0.0
+    z = np.clip(z0 + steps[:, : len(a)], a + margin, b - margin)
+    start = {"u": soft_clip_inverse(z, a, b)}
     if sample_sigma:
-        start["w"] = np.float64(0.0)
+        start["w"] = steps[:, -1].astype(np.float64)
     return start
 
 

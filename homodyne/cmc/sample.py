@@ -61,16 +61,17 @@ def chain_layout(chains: int) -> tuple[int, int]:
     return n, chains // n
 
 
-def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray,
-             progress: Progress):
-    """``run(keys, data) -> (trace, compile seconds)``: NUTS chains of ``model`` with the
-    data as arguments, each chain telling ``progress`` how far it is.
+def _sampler(model, cfg: CMCConfig, inverse_mass: np.ndarray, progress: Progress):
+    """``run(keys, starts, data) -> (trace, compile seconds)``: NUTS chains of ``model`` from
+    per-chain ``starts`` with the data as arguments, each chain telling ``progress`` how far
+    it is.
 
     NumPyro's functional NUTS kernel rather than its ``MCMC`` driver: ``MCMC`` closes over
     the model arguments, so each shard's points would be compiled into the program as
     constants and no two shards would share a compiled program.  Here the points are
     arguments of one ``pmap``-ped program (devices × chains per device), compiled once per
-    run and served by the persistent cache to every later shard job.  Every chain uses
+    run and served by the persistent cache to every later shard job (the starts are
+    arguments too: they differ by shard).  Every chain uses
     ``inverse_mass`` (:func:`homodyne.cmc.model.inverse_mass_matrix`, from the NLSQ
     covariance) throughout and adapts its step size; only when that is None does it start
     from the identity and adapt the mass matrix too.
@@ -92,7 +93,7 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray,
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential, algo="NUTS")
 
-    def chain(key, index, data):
+    def chain(key, index, start, data):
         state = init_kernel(start, cfg.warmup, dense_mass=cfg.dense_mass,
                             inverse_mass_matrix=inverse_mass,
                             adapt_mass_matrix=inverse_mass is None,
@@ -113,20 +114,24 @@ def _sampler(model, cfg: CMCConfig, start: dict, inverse_mass: np.ndarray,
 
         return initial_energy, lax.scan(draw, state, jnp.arange(cfg.samples))[1]
 
-    devices, per_device = chain_layout(cfg.chains)
+    devices, _ = chain_layout(cfg.chains)
     on_devices = jax.pmap(
-        lambda keys, index, data: lax.map(lambda ki: chain(*ki, data), (keys, index)),
-        in_axes=(0, 0, None), devices=jax.local_devices()[:devices])
+        lambda keys, index, starts, data: lax.map(lambda kis: chain(*kis, data),
+                                                  (keys, index, starts)),
+        in_axes=(0, 0, 0, None), devices=jax.local_devices()[:devices])
 
-    def run(keys, data):
-        keys = keys.reshape(devices, per_device, *keys.shape[1:])
-        index = jnp.arange(cfg.chains).reshape(devices, per_device)
+    def run(keys, starts, data):
+        def per_device(x):
+            return jnp.asarray(x).reshape(devices, -1, *np.shape(x)[1:])
+
+        keys, starts = per_device(keys), jax.tree.map(per_device, starts)
+        index = jnp.arange(cfg.chains).reshape(devices, -1)
         began = time.perf_counter()
-        compiled = on_devices.lower(keys, index, data).compile()
+        compiled = on_devices.lower(keys, index, starts, data).compile()
         compile_seconds = time.perf_counter() - began
         progress.start()
         out = jax.tree.map(lambda x: np.asarray(x).reshape(cfg.chains, *x.shape[2:]),
-                           compiled(keys, index, data))
+                           compiled(keys, index, starts, data))
         jax.effects_barrier()  # the last progress callbacks have run
         return out, compile_seconds
 
@@ -155,14 +160,15 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
         FitError: the log density is not finite at the start.
     """
     run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
-                   initial_values(shard, cfg.sample_sigma),
                    inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass),
                    Progress(f"shard {shard.index}", cfg.chains, cfg.warmup, cfg.samples))
     keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
-    (initial_energy, trace), compile_seconds = run(keys, _padded(shard))
+    starts = initial_values(shard, cfg.sample_sigma, cfg.chains, shard.seed)
+    (initial_energy, trace), compile_seconds = run(keys, starts, _padded(shard))
     z, diverging, n_steps, step, accept, energy, pe = trace
     if not np.all(np.isfinite(initial_energy)):
-        raise FitError("the log density is not finite at the NLSQ start")
+        raise FitError("the log density is not finite at the start of a chain (the NLSQ "
+                       "values or an overdispersed start around them)")
     draws = to_physical(shard, z["u"], z.get("w"))
     n_steps = n_steps.astype(np.int64)
     stats = {

@@ -139,13 +139,15 @@ def _layout(effective, phi, fourier_order):
 
 
 def angle_scaling(per_angle_mode, phi, c2, t, *, fourier_order=2, contrast_bounds=None,
-                  offset_bounds=None):
+                  offset_bounds=None, effective=None):
     """Resolve ``per_angle_mode`` for angles ``phi`` and initialise it from data ``c2``.
 
     Initial values come from :func:`estimate_scaling`: per angle for ``individual``, their
     mean for ``shared``, their least-squares Fourier projection for ``fourier``; ``constant``
     holds the estimates fixed and has no free parameters.  Fourier coefficients other than
-    ``c0`` are bounded by ± the width of the contrast (offset) bounds.
+    ``c0`` are bounded by ± the width of the contrast (offset) bounds.  ``effective`` (one
+    of ``individual``, ``shared``, ``fourier``, ``constant``) replaces the form ``auto``
+    would take: the global search decides it from the data (:mod:`homodyne.search`).
     """
     if per_angle_mode not in PER_ANGLE_MODES:
         raise ValueError(
@@ -155,7 +157,7 @@ def angle_scaling(per_angle_mode, phi, c2, t, *, fourier_order=2, contrast_bound
     cb = tuple(contrast_bounds or (CONTRAST.lower, CONTRAST.upper))
     ob = tuple(offset_bounds or (OFFSET.lower, OFFSET.upper))
     est_c, est_o = estimate_scaling(c2, t, contrast_bounds=cb, offset_bounds=ob)
-    effective = _effective_mode(per_angle_mode, len(phi), fourier_order)
+    effective = effective or _effective_mode(per_angle_mode, len(phi), fourier_order)
     basis, suffixes = _layout(effective, phi, fourier_order)
     zeros = np.zeros(len(phi))
     if effective == "constant":
