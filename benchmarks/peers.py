@@ -9,17 +9,17 @@ every ``case_NNN.h5`` of ``--data`` whose ``case_NNN.truth.json`` exists (smalle
 peer's own template (``config/templates/homodyne_<mode>.yaml`` in its site-packages) gets the
 file, q, dt, the frames and the gap L of the case; phi filtering and stratification are
 switched off and plots are not drawn; everything else (initial values, bounds, loss) stays
-the template's default.  The peer runs its NLSQ (``--method nlsq``) under ``nice``, one case at a time,
-with a time limit.  From its ``nlsq/parameters.json`` (values, uncertainties) and
+the template's default.  The peer runs its NLSQ (``--method nlsq``) under ``nice``, one case
+at a time, with a time limit.  From its ``nlsq/parameters.json`` (values, uncertainties) and
 ``nlsq/convergence_metrics.json`` (status, ``quality_flag``, ``quality_validation_passed``,
 ``quality_warnings``) each case is classified by :func:`battery.classify`:
 
 * the peer's verdict is ``ok`` when it exited 0, converged, its ``quality_flag`` is
   ``good`` and its quality validation passed; ``failed`` when it exited non-zero (xpcsjax:
   2 = not converged) or wrote no parameters; ``warning`` otherwise;
-* homodyne 2.23.3's templates say ``initial_parameters.values: null`` ("null = mid-bounds"),
-  which makes its NLSQ fail (``TypeError: object of type 'NoneType' has no len()``), so the
-  mid-bounds values are written out, as the template documents;
+* the templates' ``initial_parameters.values: null`` ("null = mid-bounds") makes the NLSQ of
+  both homodyne 2.23.3 and xpcsjax 0.1.8 fail (``TypeError: object of type 'NoneType' has no
+  len()``), so the mid-bounds values are written out, as the templates document;
 * a parameter with a missing, infinite or NaN uncertainty counts as unidentified (skipped);
 * a run past the time limit is recorded as ``timeout``, in none of the three classes.
 
@@ -38,9 +38,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import battery  # noqa: E402
-import h5py  # noqa: E402
-import yaml  # noqa: E402
+import battery
+import h5py
+import yaml
 
 
 def template(peer: Path, mode: str) -> dict:
@@ -71,7 +71,7 @@ def write_config(peer: Path, truth: dict, data: Path, work: Path) -> Path:
         cfg["optimization"]["stratification"]["enabled"] = False
     cfg.setdefault("plotting", {})["save_plots"] = False
     init = cfg["initial_parameters"]
-    if peer.name == "homodyne" and init.get("values") is None:  # 2.23.3 cannot read null
+    if init.get("values") is None:  # "null = mid-bounds", which the peers' NLSQ cannot read
         bounds = {b["name"]: b for b in cfg["parameter_space"]["bounds"]}
         init["values"] = [(bounds[n]["min"] + bounds[n]["max"]) / 2
                           for n in init["parameter_names"]]
@@ -88,8 +88,9 @@ def read_results(out: Path) -> tuple[dict, dict] | None:
     conv = json.loads(conv.read_text()) if conv.exists() else {}
     analysis = params[0].parent / "analysis_results_nlsq.json"
     if analysis.exists():
-        conv["reduced_chi2"] = json.loads(analysis.read_text())["fit_quality"]["reduced_chi_squared"]
-    return json.loads(params[0].read_text()), conv
+        fit_quality = json.loads(analysis.read_text())["fit_quality"]
+        conv["reduced_chi2"] = fit_quality["reduced_chi_squared"]
+    return json.loads(params[0].read_text())["parameters"], conv
 
 
 def run_case(peer: Path, data: Path, work: Path, timeout: float) -> dict:
@@ -106,12 +107,16 @@ def run_case(peer: Path, data: Path, work: Path, timeout: float) -> dict:
                                 cwd=work).returncode
         except subprocess.TimeoutExpired:
             rc = None
-    seconds = time.perf_counter() - began
+    return judge(truth, rc, work, time.perf_counter() - began)
+
+
+def judge(truth: dict, rc: int | None, work: Path, seconds: float) -> dict:
+    """Classify the peer's run in ``work`` (exit status ``rc``, None: timed out)."""
     if rc is None:
         return {"class": "timeout", "verdict": "timeout", "peer": "", "pulls": {},
                 "seconds": seconds}
     got = read_results(work / "out")
-    if got is None:
+    if got is None or not set(truth["parameters"]) <= set(got[0]):
         tail = (work / "peer.log").read_text(errors="replace").strip().splitlines()[-3:]
         return {"class": "flagged", "verdict": "failed", "peer": f"exit {rc}: " + " | ".join(tail),
                 "pulls": {}, "seconds": seconds}
