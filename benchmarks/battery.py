@@ -191,6 +191,7 @@ def run_case(case: dict, work: Path) -> dict:
         out = classify(case["truth"], values, sigma, verdict)
         out.update(reduced_chi2=result.reduced_chi2, per_angle=result.per_angle_effective,
                    decay_score=max(result.decay_check["score"]) if result.decay_check else None,
+                   linearity=result.linearity,
                    remaining_chi2=result.remaining_chi2,
                    starts=result.starts, optima=len(result.optima), search=result.search,
                    reasons=[f"[{r['severity']}] {r['check']}: {r['parameter']}"

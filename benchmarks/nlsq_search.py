@@ -41,7 +41,7 @@ def main() -> None:
 
     runtime.configure()
     sys.path.insert(0, str(Path(__file__).parent))
-    from production import DT, Q, TRUTH, dataset
+    from production import DT, TRUTH, Q, dataset
 
     from homodyne import quality
     from homodyne.config import AnalysisConfig, NLSQConfig

@@ -654,13 +654,14 @@ def _explore(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig):
 def _refine_candidates(found, sigma, phys_free, sub_points: int) -> list:
     """The distinct optima worth refining on all points: the best, and up to
     :data:`REFINE_MAX` - 1 others whose subsample χ² is within :data:`REFINE_WINDOW`
-    standard deviations of the best's (a subsample ranks close optima by chance)."""
+    standard deviations of the best's (a subsample ranks close optima by chance); and the
+    subsample χ² of every distinct optimum."""
     points = [c.sol.x[phys_free] for c in found]
     keep = search.distinct(points, [c.sol.cost for c in found], sigma[phys_free])
     window = REFINE_WINDOW * math.sqrt(2.0 * sub_points)
     best = found[keep[0]].sol.cost
-    return [found[k] for k in keep[:REFINE_MAX] if 2 * (found[k].sol.cost - best) <= window], \
-        len(keep)
+    return ([found[k] for k in keep[:REFINE_MAX] if 2 * (found[k].sol.cost - best) <= window],
+            [2 * found[k].sol.cost for k in keep])
 
 
 def _transfer(candidate_x, explored: Problem, final: Problem) -> np.ndarray:
@@ -748,12 +749,12 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     problem = explored if chosen is None else build_problem(data, analysis, chosen)
     if choice:
         log.info("  per_angle_mode auto: %s", choice)
-    candidates, n_distinct = _refine_candidates(found, sigma_sub, phys_free, sub.n_points)
+    candidates, distinct_chi2 = _refine_candidates(found, sigma_sub, phys_free, sub.n_points)
     strategy = choose_strategy(cfg.strategy, problem.n_points, int(problem.free.sum()))
     lo, hi = problem.lower[problem.free], problem.upper[problem.free]
     log.info("NLSQ %s: %d starts on %d points, %d distinct optima; refining %d on all %d "
              "points, %d free parameters, %s strategy, loss %s", problem.mode, len(found),
-             sub.n_points, n_distinct, len(candidates), problem.n_points,
+             sub.n_points, len(distinct_chi2), len(candidates), problem.n_points,
              int(problem.free.sum()), strategy, cfg.loss)
     equations = _make_normal_equations(problem, cfg.loss, cfg.f_scale)
     refined = []
@@ -812,7 +813,8 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
         lower=problem.lower, upper=problem.upper,
         start=np.asarray(problem.full_params(jnp.asarray(x0))),
         sigma_from_data=analysis.sigma is None,
-        search={"starts": len(found), "points": sub.n_points, "distinct_optima": n_distinct,
+        search={"starts": len(found), "points": sub.n_points,
+                "distinct_optima": len(distinct_chi2), "distinct_chi2": distinct_chi2,
                 "subsample_chi2": [2 * c.sol.cost for c in found], "refined": len(refined),
                 "per_angle_choice": choice},
         optima=optima, remaining_chi2=remaining, decay_check=decay, linearity=linearity,

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import chi2 as chi2_distribution
 
+from homodyne.physics.scaling import fourier_basis
+
 LOCAL_STARTS = 12
 """Random starts drawn around the data-driven start (besides it and the configured start)."""
 
@@ -126,15 +128,6 @@ def _gls(theta: np.ndarray, weight: np.ndarray, basis: np.ndarray) -> float:
     beta = np.linalg.lstsq(normal, basis.T @ weight @ theta, rcond=None)[0]
     r = theta - basis @ beta
     return float(r @ weight @ r)
-
-
-def fourier_basis(phi_deg, order: int) -> np.ndarray:
-    """``[1, cos φ, sin φ, ..., cos Kφ, sin Kφ]`` per angle (degrees in)."""
-    phi = np.radians(np.asarray(phi_deg, dtype=np.float64))
-    columns = [np.ones_like(phi)]
-    for k in range(1, order + 1):
-        columns += [np.cos(k * phi), np.sin(k * phi)]
-    return np.stack(columns, axis=1)
 
 
 def choose_scaling(theta: np.ndarray, covariance: np.ndarray, phi, fourier_order: int,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-import battery  # noqa: E402
+import battery
 
 FAST = (3, 13, 15)
 """Small cases of the battery (3: static, 6 angles × 102 frames, constant contrast; 13:

@@ -118,20 +118,23 @@ TRAP = dict(params={"D0": 2e4, "alpha": -0.3, "D_offset": 50.0, "gamma_dot_t0": 
 
 
 def _trap(tmp_path):
-    path = simulate(tmp_path / "trap.h5", mode="laminar_flow", noise=0.01, contrast=0.25,
-                    seed=3, **TRAP)
-    return load(path, q=TRAP["q"], dt=TRAP["dt"]), AnalysisConfig(mode="laminar_flow",
-                                                                    dt=TRAP["dt"])
-
-
-def test_global_search_escapes_the_optimum_the_default_start_falls_into(tmp_path):
+    """The dataset, its config, its problem and the optimum one trust-region fit from the
+    default start reaches (what NLSQ reported before the global search)."""
     from homodyne.nlsq import _solve_full
 
-    data, analysis = _trap(tmp_path)
+    path = simulate(tmp_path / "trap.h5", mode="laminar_flow", noise=0.01, contrast=0.25,
+                    seed=3, **TRAP)
+    data = load(path, q=TRAP["q"], dt=TRAP["dt"])
+    analysis = AnalysisConfig(mode="laminar_flow", dt=TRAP["dt"])
     problem = build_problem(data, analysis)
     lo, hi = problem.lower[problem.free], problem.upper[problem.free]
     local = _solve_full(problem, problem.start[problem.free], lo, hi, NLSQConfig(),
                         lambda *_: None)
+    return data, analysis, problem, local
+
+
+def test_global_search_escapes_the_optimum_the_default_start_falls_into(tmp_path):
+    data, analysis, problem, local = _trap(tmp_path)
     assert 2 * local.cost / problem.n_points > 1.2  # one trust-region fit: a wrong optimum
     result = fit(data, analysis)
     assert result.success and result.reduced_chi2 < 1.03
@@ -146,14 +149,9 @@ def test_global_search_escapes_the_optimum_the_default_start_falls_into(tmp_path
 
 def test_certificate_rejects_the_wrong_optimum_and_passes_the_right_one(tmp_path):
     from homodyne import quality
-    from homodyne.nlsq import _solve_full
     from homodyne.twotime import decay_agreement
 
-    data, analysis = _trap(tmp_path)
-    problem = build_problem(data, analysis)
-    lo, hi = problem.lower[problem.free], problem.upper[problem.free]
-    wrong = _solve_full(problem, problem.start[problem.free], lo, hi, NLSQConfig(),
-                        lambda *_: None)
+    data, analysis, problem, wrong = _trap(tmp_path)
     wrong_full = np.asarray(problem.full_params(wrong.x))
     check = decay_agreement(data.c2, problem.model_matrix(wrong_full), data.pair_ok, data.t,
                             data.dt)
@@ -179,7 +177,7 @@ def test_analytic_scaling_columns_equal_the_autodiff_jacobian(tmp_path):
         analysis = _analysis("laminar_flow", fixed=fixed, fourier_order=1)
         problem = build_problem(data, analysis, form)
         x = jnp.asarray(problem.start[problem.free]) * 1.01
-        jtj, jtr, cost = _make_normal_equations(problem, "soft_l1", 1.0)[0](x)
+        jtj, jtr, _ = _make_normal_equations(problem, "soft_l1", 1.0)[0](x)
 
         def residual(x, problem=problem):
             return problem.residuals(problem.full_params(x), *problem.arrays()).ravel()

@@ -166,7 +166,7 @@ def test_a_rival_optimum_within_the_chi2_window_is_named():
 
 def test_a_chi2_far_from_quadratic_makes_the_parameters_unidentified():
     found = Q.linearity_reasons({"D0": [120.8, 4078.0], "alpha": [1.01, 0.99],
-                                 "D_offset": [np.nan, 0.2]})
+                                 "D_offset": [np.nan, 0.2], "beta": [3.5, 3.4]})
     assert checks(found) == [("unidentified", "D0"), ("unidentified", "D_offset")]
     assert "curved valley" in found[0]["message"]
     assert Q.linearity_reasons({"phi0": [1.007, 0.989]}) == []

@@ -66,7 +66,8 @@ def estimate_scaling(c2, t, *, contrast_bounds=None, offset_bounds=None):
     return contrast, offset
 
 
-def _fourier_basis(phi_deg, order):
+def fourier_basis(phi_deg, order):
+    """``[1, cos φ, sin φ, ..., cos Kφ, sin Kφ]`` per angle (degrees in), ``(n_phi, 2K+1)``."""
     phi = np.radians(np.asarray(phi_deg, dtype=np.float64))
     columns = [np.ones_like(phi)]
     for k in range(1, order + 1):
@@ -134,7 +135,7 @@ def _layout(effective, phi, fourier_order):
         return np.ones((n_phi, 1)), [""]
     if effective == "fourier":
         suffixes = ["_c0"] + [f"_{ab}{k}" for k in range(1, fourier_order + 1) for ab in "ab"]
-        return _fourier_basis(phi, fourier_order), suffixes
+        return fourier_basis(phi, fourier_order), suffixes
     return np.zeros((n_phi, 0)), []
 
 
