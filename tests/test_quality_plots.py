@@ -166,3 +166,67 @@ def test_marginals_name_units_for_scaling_parameters(n):
     fig = posterior.marginals_figure(draws, names, title="t")
     assert [ax.get_xlabel() for ax in fig.axes if ax.get_visible()] == [
         f"{name} [-]" for name in names]
+
+
+# ---------------------------------------------------------- defects seen on real data (#21)
+
+
+def test_one_angle_lag_cuts_keep_the_whole_title_and_the_legend_off_the_data():
+    t = 0.1 * np.arange(1, 61)
+    lag = np.abs(np.subtract.outer(np.arange(60), np.arange(60)))
+    m = (1 + 0.3 * np.exp(-lag / 8.0))[None]
+    head = title("chx_matrix", "static", 0.005, quality="failed")
+    fig = c2.c2_cuts_figure(t, np.array([0.0]), m, m, np.array([0.01]), title=head)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(renderer)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, "title clipped"
+    panel = fig.axes[0].get_window_extent(renderer)
+    legend = fig.axes[0].legend_.get_window_extent(renderer)
+    assert not legend.overlaps(panel), "legend over the data"
+    assert legend.x1 <= fig.bbox.x1
+
+
+def test_one_shard_is_labelled_shard_0():
+    fig = posterior.shards_figure(np.array([[1.0, 2.0]]), np.array([[0.1, 0.1]]),
+                                  np.array([True]), ["D0", "alpha"], np.array([1.0, 2.0]),
+                                  np.array([0.1, 0.1]), title="t")
+    for ax in fig.axes:
+        assert [label for label, _ in drawn_texts_of(ax, "x")] == ["0"]
+
+
+def drawn_texts_of(ax, which: str):
+    """The tick labels drawn on one axis of ``ax`` (inside its view)."""
+    fig = ax.figure
+    return [(text, box) for text, box in drawn_texts(fig)
+            if any(text == label.get_text() for label in
+                   (ax.get_xticklabels() if which == "x" else ax.get_yticklabels()))
+            and ax.get_window_extent().x0 - 1 <= box.x0 <= ax.get_window_extent().x1 + 1
+            and box.y1 <= ax.get_window_extent().y0 + 1]
+
+
+def test_ageing_panels_without_a_panel_below_show_their_tick_numbers():
+    from homodyne.plots import twotime
+
+    age = np.array([1.0, 3.0, 5.0])
+    decay = np.tile([0.5, 0.6, 0.7], (5, 1))
+    fig = twotime.ageing_figure(age, np.array([0.0, 2.0, 4.0, 6.0]),
+                                np.arange(5) * 30.0, decay, decay, title="t")
+    labelled = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel()]
+    assert len(labelled) == 4  # the bottom row's one panel and the three above empty slots
+    for ax in labelled:
+        assert drawn_texts_of(ax, "x"), f"no tick numbers under {ax.get_title()}"
+
+
+def test_pair_plot_scaled_labels_of_laminar_flow_do_not_overlap():
+    """``gamma_dot_t_offset (×10⁻⁴)`` on one line ran into the next row's tick labels."""
+    names = list(registry.names("laminar_flow"))
+    mean = np.array([1.1e4, -0.52, 180.0, 2.2e-3, 0.31, 3.3e-4, 12.0])
+    sd = np.array([800, 0.02, 60, 1e-4, 0.02, 2e-5, 1.5])
+    draws = np.random.default_rng(0).normal(mean, sd, size=(2, 300, 7))
+    fig = posterior.pair_figure(draws, names, title=title("chx", "laminar_flow", 0.0054,
+                                                          quality="warning"))
+    texts = drawn_texts(fig)
+    assert [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(texts, 2)
+            if box_a.overlaps(box_b)] == []
+    assert any(text.startswith("gamma_dot_t_offset\n(×10$^{-4}$)") for text, _ in texts)
