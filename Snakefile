@@ -31,3 +31,12 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# The last lines of every run, finished or not: the verdict of each dataset.
+onsuccess:
+    print_verdicts(finished=True)
+
+
+onerror:
+    print_verdicts(finished=False)

@@ -270,3 +270,15 @@ def tables_step(results: DatasetLayout) -> list[Path]:
     paths = write_tables(results)
     log.info("%s: tables %s", results.name, ", ".join(map(str, paths)))
     return paths
+
+
+def verdicts_step(results: Sequence[DatasetLayout], cmc: Mapping[str, bool],
+                  out: str | Path) -> Path:
+    """The report's table of every dataset's verdict (``cmc``: whether CMC is enabled, by
+    dataset name), read from the result files as the end of the run prints them."""
+    from homodyne.tables import write_verdicts
+    from homodyne.verdicts import dataset_verdict
+
+    path = write_verdicts([dataset_verdict(r, cmc=cmc[r.name]) for r in results], out)
+    log.info("verdicts of %d datasets: %s", len(results), path)
+    return path
