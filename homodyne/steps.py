@@ -45,11 +45,13 @@ def logged(path: str | Path | None):
     """Send the package's log records to ``path`` (a rule's ``log:``) while a step runs.
 
     Every workflow job enters here first, so this is where SIGINT/SIGTERM handling starts
-    (:mod:`homodyne.signals`).
+    (:mod:`homodyne.signals`); a step that returns has written its outputs, so a signal
+    after it no longer fails the job (:func:`homodyne.signals.finished`).
     """
     signals.install()
     if path is None:
         yield
+        signals.finished()
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w")
@@ -60,6 +62,7 @@ def logged(path: str | Path | None):
     root.setLevel(logging.INFO)
     try:
         yield
+        signals.finished()
     except Exception:
         log.exception("step failed")
         raise

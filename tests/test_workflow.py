@@ -341,6 +341,60 @@ def test_interrupted_run_completes_on_rerun(tmp_path, demo_run):
     assert_complete(work)
 
 
+def _one_done_one_sampling(work: Path) -> bool:
+    """A posterior is written and the NUTS of a shard without one is under way."""
+    res, logs = work / "results/demo/cmc/posteriors", work / "logs/demo/nuts"
+    done = {p.stem.removeprefix("posterior_") for p in res.glob("*.nc")}
+    sampling = {p.stem.removeprefix("shard_") for p in logs.glob("*.log")
+                if "NUTS 10%" in p.read_text()}
+    return bool(done) and bool(sampling - done)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_head_alone_stops_its_jobs_and_keeps_what_finished(tmp_path, demo_run,
+                                                                            signum):
+    """``kill -INT <snakemake pid>`` (a batch script, a scheduler): only the head gets the
+    signal.  Its running NUTS jobs stop within 10 s with Ctrl-C's clean-up, a posterior that
+    was finished keeps its file and is not redone, and the same command completes the run."""
+    import psutil
+
+    work = _sharded_copy(demo_run, tmp_path, "head")
+    shutil.rmtree(work / "logs/demo/nuts")
+    posteriors = work / "results/demo/cmc/posteriors"
+    with open(work / "head.txt", "w") as out:
+        head = subprocess.Popen(snakemake_command(work), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 600
+        while not _one_done_one_sampling(work):
+            assert head.poll() is None, "the run ended before a shard was done and one sampling"
+            assert time.monotonic() < deadline, "no shard done and one sampling in time"
+            time.sleep(0.1)
+        jobs = psutil.Process(head.pid).children(recursive=True)
+        assert jobs, "no job running"
+        finished = {p.name: p.stat().st_mtime_ns for p in posteriors.glob("*.nc")}
+        start = time.monotonic()
+        os.kill(head.pid, signum)  # the head alone, not its process group
+        _, alive = psutil.wait_procs(jobs, timeout=30)
+        stopped = time.monotonic() - start
+        head.wait(timeout=120)
+    printed = (work / "head.txt").read_text()
+    assert not alive and stopped < 10, f"jobs {alive} still running after {stopped:.1f} s"
+    nuts_logs = "".join(p.read_text() for p in (work / "logs/demo/nuts").glob("*.log"))
+    assert f"interrupted by {signal.Signals(signum).name}; stopped." in nuts_logs
+    for crash in ("Fatal Python error", "Segmentation fault", "core dumped"):
+        assert crash not in printed, printed[-3000:]
+    kept = {p.name: p.stat().st_mtime_ns for p in posteriors.glob("*.nc")}
+    assert finished.items() <= kept.items(), (finished, kept)
+    assert len(kept) < N_SHARDS, "every shard finished before the signal: nothing stopped"
+    assert not [p for p in work.rglob("*.tmp") if ".snakemake" not in p.parts]
+    rerun = snakemake(work)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert job_counts(rerun.stdout + rerun.stderr)["nuts"] == N_SHARDS - len(kept)
+    assert kept.items() <= {p.name: p.stat().st_mtime_ns
+                            for p in posteriors.glob("*.nc")}.items()  # not redone
+    assert_complete(work)
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     cluster = Slurm(tmp_path_factory.mktemp("slurm")).start()

@@ -144,6 +144,22 @@ def all_targets():
     return targets
 
 
+def stop_jobs_with_the_head():
+    """SIGINT or SIGTERM to this process alone (a batch script, a scheduler) stops the
+    running jobs as Ctrl-C does and keeps what finished (homodyne.signals.install_head).
+    Local runs only: the jobs are this process's children there; on a cluster Snakemake
+    cancels its jobs on SIGINT itself."""
+    if not workflow.local_exec:
+        return
+    import signal
+
+    from homodyne.signals import install_head
+
+    graceful = signal.getsignal(signal.SIGTERM)  # Snakemake's: start nothing, record the rest
+    if callable(graceful):
+        install_head(lambda signum: graceful(signum, None))
+
+
 def print_verdicts(finished):
     """The run's last lines: every dataset's verdict (homodyne.verdicts), so a fit that
     must not be used is seen where a user looks, after "steps (100%) done" or a failed job.
