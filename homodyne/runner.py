@@ -39,7 +39,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
     steps.filter_step(ds, out.loaded, out.filtered)
     Path(out.loaded).unlink()  # temporary, as in the workflow
     result = steps.nlsq_step(ds, out.filtered, out)
-    steps.twotime_step(ds, out.filtered, out.nlsq_npz, out, plots)
+    steps.twotime_step(ds, out.filtered, out.nlsq_npz, out)
     if ds.cmc.enable:
         if not result.success:
             log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its last "

@@ -114,14 +114,13 @@ def nlsq_step(ds: DatasetConfig, filtered: str | Path, out: DatasetLayout) -> Fi
 
 
 def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
-                 out: DatasetLayout, plots: Mapping | None) -> list[Path]:
+                 out: DatasetLayout) -> list[Path]:
     """The model-free views (one-time g2, ageing) of the filtered data with the NLSQ model
-    reduced the same way; their figures unless ``plots`` is None."""
-    from homodyne.plots import plot_twotime
-
+    reduced the same way.  Their figures are drawn by :func:`plot_step`, after CMC, so that
+    they carry the dataset's verdict as every other figure does."""
     data = read_xpcs(filtered)
     c2_fit = _fitted_matrix(nlsq_npz, data)
-    settings = step_settings(ds, "twotime", plots)
+    settings = step_settings(ds, "twotime")
     paths = write_twotime(out, data, c2_fit, ds.twotime.age_windows, settings)
     with np.load(out.ageing, allow_pickle=False) as z:
         for p, phi in enumerate(data.phi):
@@ -130,11 +129,6 @@ def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
                      _times(z["decay_time_model"][p]),
                      "".join(f"; window {w + 1}: {r}" for w, r in
                              enumerate(z["decay_reason"][p]) if r))
-    if plots is not None:
-        from homodyne.plots.files import read_json
-
-        mode = read_json(Path(out.nlsq_json)).get("mode", ds.analysis.mode)
-        paths += plot_twotime(out, mode=mode, svg=bool(plots.get("svg", False)))
     log.info("%s: model-free views written to %s", ds.name, ", ".join(map(str, paths)))
     return paths
 
@@ -197,14 +191,16 @@ def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path],
 
 def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
               plots: Mapping, truth: str | Path | None = None) -> list[Path]:
-    """The figures of one dataset: NLSQ figures, and CMC figures when CMC is enabled (with
-    the true values of simulated data from its ``truth`` file, when there is one)."""
-    from homodyne.plots import plot_cmc, plot_nlsq
+    """The figures of one dataset: NLSQ figures, CMC figures when CMC is enabled (with the
+    true values of simulated data from its ``truth`` file, when there is one), and the
+    model-free views' figures beside their files; all with the dataset's verdict."""
+    from homodyne.plots import plot_cmc, plot_nlsq, plot_twotime
 
     svg = bool(plots.get("svg", False))
     paths = plot_nlsq(results, out_dir, svg=svg)
     if ds.cmc.enable:
         paths += plot_cmc(results, out_dir, svg=svg, truth=truth)
+    paths += plot_twotime(results, mode=ds.analysis.mode, svg=svg)
     log.info("%s: %d figures in %s", ds.name, len(paths), out_dir)
     return paths
 
