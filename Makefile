@@ -53,11 +53,14 @@ $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
+# The workflow prints each dataset's verdict at the end of a run that did something; the
+# last lines repeat it for every dataset of results/, also after "Nothing to be done".
 run: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS)
 	@echo
-	@echo "Results: results/demo/ (nlsq/, cmc/, analysis_summary.json)"
-	@echo "Figures: results/demo/plots/   Logs: logs/demo/   Report: make report"
+	@$(PY) -m homodyne.verdicts --results results
+	@echo "Results: results/<dataset>/ (nlsq/, cmc/, twotime/, analysis_summary.json)"
+	@echo "Figures: results/<dataset>/plots/   Logs: logs/<dataset>/   Report: make report"
 
 # Snakemake's self-contained HTML report of the finished run, written beside and then renamed
 # onto results/report.html, so an interrupted report never looks finished.

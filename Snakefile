@@ -31,3 +31,17 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# A signal to this process alone stops its jobs too (as Ctrl-C, which reaches them all).
+onstart:
+    stop_jobs_with_the_head()
+
+
+# The last lines of every run, finished or not: the verdict of each dataset.
+onsuccess:
+    print_verdicts(finished=True)
+
+
+onerror:
+    print_verdicts(finished=False)

@@ -203,6 +203,11 @@ class Config:
         """The ``plots`` section: figure settings, read by the plot steps only."""
         return self.raw["plots"]
 
+    @property
+    def fail_on(self) -> str:
+        """``workflow.fail_on``: which verdicts make a finished Snakemake run exit 1."""
+        return self.raw["workflow"]["fail_on"]
+
     def dataset(self, name: str) -> DatasetConfig:
         for d in self.datasets:
             if d.name == name:

@@ -30,6 +30,8 @@ _SECTIONS = {
     "cmc": "Bayesian uncertainty by Consensus Monte Carlo: NUTS on data shards, combined "
            "(docs/physics.md).",
     "plots": "Figures; changing these redraws the figures only.",
+    "workflow": "How a Snakemake run ends: it prints one verdict line per dataset last; "
+                "`fail_on` chooses which verdicts also make it exit 1.",
 }
 
 

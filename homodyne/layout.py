@@ -17,6 +17,7 @@ ask this module for paths, so the layout is written down once::
     <root>/<dataset>/tables/parameters.html, diagnostics.html, provenance.html
                                                     the summary as pages (``make report``)
     <root>/plots/datasets_parameters.png            parameters across datasets
+    <root>/verdicts.html                            the verdict of every dataset
 
 ``name`` may be a Snakemake wildcard such as ``"{ds}"`` and a shard index ``"{k}"``: the
 same properties then give the rules' path patterns.
@@ -153,6 +154,11 @@ def dataset(root: str | Path, name: str) -> DatasetLayout:
 def datasets_figure(root: str | Path) -> str:
     """The cross-dataset parameter figure of a run."""
     return str(Path(root, "plots", "datasets_parameters.png"))
+
+
+def verdicts_table(root: str | Path) -> str:
+    """The verdict of every dataset of a run, the report's first table."""
+    return str(Path(root, "verdicts.html"))
 
 
 def shard_indices(shard_files) -> list[int]:

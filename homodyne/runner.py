@@ -39,7 +39,7 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
     steps.filter_step(ds, out.loaded, out.filtered)
     Path(out.loaded).unlink()  # temporary, as in the workflow
     result = steps.nlsq_step(ds, out.filtered, out)
-    steps.twotime_step(ds, out.filtered, out.nlsq_npz, out, plots)
+    steps.twotime_step(ds, out.filtered, out.nlsq_npz, out)
     if ds.cmc.enable:
         if not result.success:
             log.warning("%s: NLSQ did not converge (%s); CMC priors are centred on its last "
@@ -61,13 +61,15 @@ def run_dataset(ds: DatasetConfig, root: str | Path, plots: Mapping | None = Non
 def run(datasets: Sequence[DatasetConfig], root: str | Path,
         plots: Mapping | None = None) -> list[str]:
     """:func:`run_dataset` for each dataset, then the cross-dataset figure (with ``plots``
-    and two or more datasets).
+    and two or more datasets) and the table of every dataset's verdict, as the workflow.
 
     Returns:
         The names of the datasets whose NLSQ fit did not converge.
     """
     failed = [ds.name for ds in datasets if not run_dataset(ds, root, plots).success]
+    results = [layout.dataset(root, ds.name) for ds in datasets]
     if plots is not None and len(datasets) > 1:
-        steps.plot_datasets_step(datasets, [layout.dataset(root, ds.name) for ds in datasets],
-                                 layout.datasets_figure(root), plots)
+        steps.plot_datasets_step(datasets, results, layout.datasets_figure(root), plots)
+    steps.verdicts_step(results, {ds.name: ds.cmc.enable for ds in datasets},
+                        layout.verdicts_table(root))
     return failed

@@ -75,8 +75,8 @@ def _own(ds: DatasetConfig, step: str, plots: Mapping | None) -> dict:
         return {"cmc_nuts": _cmc(ds, CMC_NUTS)}
     if step == "combine":
         return {"cmc_combine": _cmc(ds, CMC_COMBINE)}
-    if step == "twotime":
-        return {"twotime": _plain(ds.twotime), "plots": _plain(dict(plots or {}))}
+    if step == "twotime":  # its figures are drawn by plot, with the dataset's verdict
+        return {"twotime": _plain(ds.twotime)}
     if step == "plot":
         return {"plots": _plain(dict(plots or {}))}
     return {}
@@ -101,8 +101,7 @@ def step_settings(ds: DatasetConfig, step: str, plots: Mapping | None = None) ->
     Args:
         ds: the dataset with its resolved settings.
         step: one of :data:`STEPS`.
-        plots: the config's ``plots`` section (figure settings; ``plot`` and ``twotime``
-            read it).
+        plots: the config's ``plots`` section (figure settings; ``plot`` reads it).
     """
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r} (steps: {', '.join(STEPS)})")

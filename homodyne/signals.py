@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _pending: set[Path] = set()
 _guard = threading.Lock()
 _installed = False
+_finished = False
 log = logging.getLogger(__name__)
 
 
@@ -89,8 +90,25 @@ def _flush(message: str) -> None:
     sys.stdout.flush()
 
 
+def finished() -> None:
+    """Mark this job's work done: a signal from now on ends the process with status 0.
+
+    Why: Snakemake deletes the outputs of a job that exits non-zero.  A job signalled after
+    its last file was renamed into place (its interpreter still shutting down, seconds
+    with JAX) has complete outputs, and discarding them made the next run redo a finished
+    NUTS shard (issue 21).
+    """
+    global _finished
+    _finished = True
+
+
 def stop(signum: int, program: str = "homodyne") -> None:
-    """Remove unfinished files, say so in one line, and end the process with 128 + signum."""
+    """Remove unfinished files, say so in one line, and end the process with 128 + signum
+    (with 0 once :func:`finished`: nothing is left unfinished)."""
+    if _finished:
+        os.write(2, (f"{program}: {signal.Signals(signum).name} after the step finished; "
+                     "its outputs are complete\n").encode())
+        os._exit(0)
     with _guard:
         unfinished = list(_pending)
     for path in unfinished:
@@ -107,3 +125,64 @@ def stop(signum: int, program: str = "homodyne") -> None:
     flusher.join(1.0)
     os.write(2, (message + "\n").encode())
     os._exit(128 + signum)
+
+
+# ------------------------------------------------------------------- the Snakemake head
+
+
+def job_processes() -> list:
+    """Every live descendant of this process (the local executor's jobs: a shell and the
+    script's Python under it), listed before any is signalled."""
+    import psutil
+
+    try:
+        return psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def forward(signum: int) -> int:
+    """Send ``signum`` to every descendant; return how many got it.  Each job's own handler
+    (:func:`install`) then removes its unfinished files and ends it within a second."""
+    import psutil
+
+    sent = 0
+    for proc in job_processes():
+        try:
+            proc.send_signal(signum)
+            sent += 1
+        except psutil.Error:  # ended meanwhile
+            pass
+    return sent
+
+
+def install_head(stop_scheduling: Callable[[int], None]) -> None:
+    """Make SIGINT and SIGTERM sent to the Snakemake process alone stop its running jobs.
+
+    Why: Ctrl-C in a terminal signals the whole process group, so every job stops itself;
+    ``kill -INT <pid>`` from a batch script or a scheduler reaches the head only.  Snakemake's
+    local executor then waits for the running jobs to end (a NUTS shard: minutes), and on
+    SIGINT leaves the loop that records finished jobs, so a job that finished meanwhile was
+    redone by the next run (issue 21).  Here both signals are forwarded to the jobs, which
+    stop at once with the clean-up of Ctrl-C, and ``stop_scheduling`` (Snakemake's own
+    SIGTERM handler: start no job, record the running ones as they end) follows, so a job
+    that has written its output keeps it.
+
+    A second signal while the jobs stop falls back to Snakemake's own Ctrl-C (it stops
+    waiting for them), for a job that does not stop.
+
+    Call from the head, after Snakemake installed its SIGTERM handler (``onstart``).
+    """
+    received = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        n = forward(signum)
+        log.warning("%s: stopping %d job process(es); finished outputs are kept",
+                    signal.Signals(signum).name, n)
+        stop_scheduling(signum)
+
+    for signum in SIGNALS:
+        signal.signal(signum, handler)

@@ -45,11 +45,13 @@ def logged(path: str | Path | None):
     """Send the package's log records to ``path`` (a rule's ``log:``) while a step runs.
 
     Every workflow job enters here first, so this is where SIGINT/SIGTERM handling starts
-    (:mod:`homodyne.signals`).
+    (:mod:`homodyne.signals`); a step that returns has written its outputs, so a signal
+    after it no longer fails the job (:func:`homodyne.signals.finished`).
     """
     signals.install()
     if path is None:
         yield
+        signals.finished()
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, mode="w")
@@ -60,6 +62,7 @@ def logged(path: str | Path | None):
     root.setLevel(logging.INFO)
     try:
         yield
+        signals.finished()
     except Exception:
         log.exception("step failed")
         raise
@@ -144,14 +147,13 @@ def nlsq_step(ds: DatasetConfig, filtered: str | Path, out: DatasetLayout) -> Fi
 
 
 def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
-                 out: DatasetLayout, plots: Mapping | None) -> list[Path]:
+                 out: DatasetLayout) -> list[Path]:
     """The model-free views (one-time g2, ageing) of the filtered data with the NLSQ model
-    reduced the same way; their figures unless ``plots`` is None."""
-    from homodyne.plots import plot_twotime
-
+    reduced the same way.  Their figures are drawn by :func:`plot_step`, after CMC, so that
+    they carry the dataset's verdict as every other figure does."""
     data = read_xpcs(filtered)
     c2_fit = _fitted_matrix(nlsq_npz, data)
-    settings = step_settings(ds, "twotime", plots)
+    settings = step_settings(ds, "twotime")
     paths = write_twotime(out, data, c2_fit, ds.twotime.age_windows, settings)
     with np.load(out.ageing, allow_pickle=False) as z:
         for p, phi in enumerate(data.phi):
@@ -160,11 +162,6 @@ def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
                      _times(z["decay_time_model"][p]),
                      "".join(f"; window {w + 1}: {r}" for w, r in
                              enumerate(z["decay_reason"][p]) if r))
-    if plots is not None:
-        from homodyne.plots.files import read_json
-
-        mode = read_json(Path(out.nlsq_json)).get("mode", ds.analysis.mode)
-        paths += plot_twotime(out, mode=mode, svg=bool(plots.get("svg", False)))
     log.info("%s: model-free views written to %s", ds.name, ", ".join(map(str, paths)))
     return paths
 
@@ -227,14 +224,16 @@ def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path],
 
 def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
               plots: Mapping, truth: str | Path | None = None) -> list[Path]:
-    """The figures of one dataset: NLSQ figures, and CMC figures when CMC is enabled (with
-    the true values of simulated data from its ``truth`` file, when there is one)."""
-    from homodyne.plots import plot_cmc, plot_nlsq
+    """The figures of one dataset: NLSQ figures, CMC figures when CMC is enabled (with the
+    true values of simulated data from its ``truth`` file, when there is one), and the
+    model-free views' figures beside their files; all with the dataset's verdict."""
+    from homodyne.plots import plot_cmc, plot_nlsq, plot_twotime
 
     svg = bool(plots.get("svg", False))
     paths = plot_nlsq(results, out_dir, svg=svg)
     if ds.cmc.enable:
         paths += plot_cmc(results, out_dir, svg=svg, truth=truth)
+    paths += plot_twotime(results, mode=ds.analysis.mode, svg=svg)
     log.info("%s: %d figures in %s", ds.name, len(paths), out_dir)
     return paths
 
@@ -303,3 +302,15 @@ def tables_step(results: DatasetLayout) -> list[Path]:
     paths = write_tables(results)
     log.info("%s: tables %s", results.name, ", ".join(map(str, paths)))
     return paths
+
+
+def verdicts_step(results: Sequence[DatasetLayout], cmc: Mapping[str, bool],
+                  out: str | Path) -> Path:
+    """The report's table of every dataset's verdict (``cmc``: whether CMC is enabled, by
+    dataset name), read from the result files as the end of the run prints them."""
+    from homodyne.tables import write_verdicts
+    from homodyne.verdicts import dataset_verdict
+
+    path = write_verdicts([dataset_verdict(r, cmc=cmc[r.name]) for r in results], out)
+    log.info("verdicts of %d datasets: %s", len(results), path)
+    return path

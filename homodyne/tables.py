@@ -75,9 +75,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence], numeric=()) -> str:
 def _page(title: str, summary: Mapping, *parts: str) -> str:
     name, mode, q = summary.get("dataset"), summary.get("mode"), summary.get("q")
     head = f"{html.escape(str(name))}: {html.escape(title)}"
+    about = ("" if mode is None else  # a page of several datasets has no one mode
+             f"<p class=\"note\">mode {_text(mode)}, q = {_text(q)} 1/Å</p>\n")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{head}</title>"
-            f"<style>{_STYLE}</style></head><body>\n<h1>{head}</h1>\n"
-            f"<p class=\"note\">mode {_text(mode)}, q = {_text(q)} 1/Å</p>\n"
+            f"<style>{_STYLE}</style></head><body>\n<h1>{head}</h1>\n{about}"
             + "\n".join(parts) + "\n</body></html>\n")
 
 
@@ -215,6 +216,49 @@ def provenance_page(summary: Mapping) -> str:
         _table(["section", "key", "value"], _settings_rows(settings)),
     ]
     return _page("settings and provenance", summary, *parts)
+
+
+_BADGE = {"ok": "#d4edda", "warning": "#fff3cd", "failed": "#f8d7da"}
+
+VERDICTS_MARK = "<!-- verdicts -->"
+"""Brackets the verdict table in ``verdicts.html``: the report's front page
+(workflow/report/workflow.rst) shows the same table, cut out at these marks."""
+
+
+def _badge(verdict: str) -> str:
+    """A verdict in its colour; inline style, so the table keeps it on the front page."""
+    colour = _BADGE.get(verdict, "#e2e3e5")
+    return (f'<span style="background:{colour};padding:1px 8px;border-radius:4px;'
+            f'font-weight:bold">{html.escape(verdict)}</span>')
+
+
+def verdicts_table(verdicts: Sequence) -> str:
+    """One row per dataset (:class:`homodyne.verdicts.DatasetVerdict`): the verdict, the
+    NLSQ and Bayesian verdicts it comes from and the first reason of its severity; on one
+    line between :data:`VERDICTS_MARK` marks, so the front page's template can embed it."""
+    cell = 'style="border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top"'
+    head = "".join(f"<th {cell}>{h}</th>" for h in
+                   ("dataset", "verdict", "NLSQ", "Bayesian (CMC)", "first reason"))
+    rows = "".join(
+        f"<tr><td {cell}><b>{html.escape(v.name)}</b></td><td {cell}>{_badge(v.overall)}</td>"
+        f"<td {cell}>{_badge(v.nlsq)}</td><td {cell}>{_badge(v.cmc)}</td>"
+        f"<td {cell}>{html.escape(v.reason)}</td></tr>" for v in verdicts)
+    return (f'{VERDICTS_MARK}<table style="border-collapse:collapse;margin:0.5em 0">'
+            f"<tr>{head}</tr>{rows}</table>{VERDICTS_MARK}")
+
+
+def verdicts_page(verdicts: Sequence) -> str:
+    """The report's first table: the verdict of every dataset of the run."""
+    note = ("Every reason, with what to do, is in each dataset's Diagnostics table; the "
+            "README section “Can I trust this fit?” explains each check.")
+    return _page("verdict of each dataset", {"dataset": "All datasets"},
+                 verdicts_table(verdicts), f"<p class=\"note\">{html.escape(note)}</p>")
+
+
+def write_verdicts(verdicts: Sequence, out: str | Path) -> Path:
+    """Write :func:`verdicts_page` of ``verdicts`` to ``out`` atomically."""
+    text = verdicts_page(verdicts)
+    return write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_tables(results: DatasetLayout, out: DatasetLayout | None = None) -> list[Path]:

@@ -216,6 +216,9 @@ def render(mode: str, datasets: Sequence[Dataset] = (), *, analysis: Mapping | N
               "twotime:", *(_line(2, f"{key}: {scalar(spec['default'])}", _comment(key, spec))
                             for key, spec in
                             schema["properties"]["twotime"]["properties"].items())]
+    lines += ["", "# the end of a Snakemake run: one verdict line per dataset", "workflow:",
+              *(_line(2, f"{key}: {scalar(spec['default'])}", _comment(key, spec))
+                for key, spec in schema["properties"]["workflow"]["properties"].items())]
     return "\n".join(lines) + "\n"
 
 

@@ -140,3 +140,44 @@ def test_sigkill_mid_nlsq_leaves_no_finished_file_and_the_rerun_completes(tmp_pa
     (nlsq / ".nlsq_results.json.killed.tmp").write_text('{"parameters": {')  # a killed write
     _rerun(config, out, "nlsq")
     assert (nlsq / "nlsq_results.json").is_file()
+
+
+def test_a_signal_after_the_step_finished_keeps_the_job_a_success():
+    """A job signalled while its interpreter shuts down has complete outputs: exit 0, so
+    Snakemake keeps them (before: 143, and Snakemake deleted a finished posterior)."""
+    code = ("import os, signal, time\n"
+            "from homodyne import signals\n"
+            "signals.install()\n"
+            "signals.finished()\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\n"
+            "time.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "SIGTERM after the step finished; its outputs are complete" in done.stderr
+
+
+def test_the_head_forwards_a_signal_to_its_job_processes():
+    """What the Snakemake head does with SIGINT/SIGTERM (homodyne.signals.install_head):
+    every descendant gets it, then the head's own stop; a second signal is Ctrl-C."""
+    code = ("import os, signal, subprocess, sys, time\n"
+            "from homodyne import signals\n"
+            "job = subprocess.Popen([sys.executable, '-c', 'import signal, sys, time; '\n"
+            "    'signal.signal(signal.SIGINT, lambda *a: sys.exit(7)); print(flush=True); '\n"
+            "    'time.sleep(60)'], stdout=subprocess.PIPE)\n"
+            "job.stdout.readline()  # its handler is in place\n"
+            "stopped = []\n"
+            "signals.install_head(stopped.append)\n"
+            "os.kill(os.getpid(), signal.SIGINT)\n"
+            "print('job', job.wait(timeout=20), 'head', stopped)\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    time.sleep(5)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('second: KeyboardInterrupt')\n")
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"job 7 head [{signal.SIGINT}]",
+                                        "second: KeyboardInterrupt"]  # Snakemake's Ctrl-C
+    assert "SIGINT: stopping 1 job process(es)" in done.stderr

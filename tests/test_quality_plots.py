@@ -166,3 +166,139 @@ def test_marginals_name_units_for_scaling_parameters(n):
     fig = posterior.marginals_figure(draws, names, title="t")
     assert [ax.get_xlabel() for ax in fig.axes if ax.get_visible()] == [
         f"{name} [-]" for name in names]
+
+
+# ---------------------------------------------------------- defects seen on real data (#21)
+
+
+def test_one_angle_lag_cuts_keep_the_whole_title_and_the_legend_off_the_data():
+    t = 0.1 * np.arange(1, 61)
+    lag = np.abs(np.subtract.outer(np.arange(60), np.arange(60)))
+    m = (1 + 0.3 * np.exp(-lag / 8.0))[None]
+    head = title("chx_matrix", "static", 0.005, quality="failed")
+    fig = c2.c2_cuts_figure(t, np.array([0.0]), m, m, np.array([0.01]), title=head)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(renderer)
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, "title clipped"
+    panel = fig.axes[0].get_window_extent(renderer)
+    legend = fig.axes[0].legend_.get_window_extent(renderer)
+    assert not legend.overlaps(panel), "legend over the data"
+    assert legend.x1 <= fig.bbox.x1
+
+
+def test_one_shard_is_labelled_shard_0():
+    fig = posterior.shards_figure(np.array([[1.0, 2.0]]), np.array([[0.1, 0.1]]),
+                                  np.array([True]), ["D0", "alpha"], np.array([1.0, 2.0]),
+                                  np.array([0.1, 0.1]), title="t")
+    for ax in fig.axes:
+        assert [label for label, _ in drawn_texts_of(ax, "x")] == ["0"]
+
+
+def drawn_texts_of(ax, which: str):
+    """The tick labels drawn on one axis of ``ax`` (inside its view)."""
+    fig = ax.figure
+    return [(text, box) for text, box in drawn_texts(fig)
+            if any(text == label.get_text() for label in
+                   (ax.get_xticklabels() if which == "x" else ax.get_yticklabels()))
+            and ax.get_window_extent().x0 - 1 <= box.x0 <= ax.get_window_extent().x1 + 1
+            and box.y1 <= ax.get_window_extent().y0 + 1]
+
+
+def test_ageing_panels_without_a_panel_below_show_their_tick_numbers():
+    from homodyne.plots import twotime
+
+    age = np.array([1.0, 3.0, 5.0])
+    decay = np.tile([0.5, 0.6, 0.7], (5, 1))
+    fig = twotime.ageing_figure(age, np.array([0.0, 2.0, 4.0, 6.0]),
+                                np.arange(5) * 30.0, decay, decay, title="t")
+    labelled = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel()]
+    assert len(labelled) == 4  # the bottom row's one panel and the three above empty slots
+    for ax in labelled:
+        assert drawn_texts_of(ax, "x"), f"no tick numbers under {ax.get_title()}"
+
+
+def test_pair_plot_scaled_labels_of_laminar_flow_do_not_overlap():
+    """``gamma_dot_t_offset (×10⁻⁴)`` on one line ran into the next row's tick labels."""
+    names = list(registry.names("laminar_flow"))
+    mean = np.array([1.1e4, -0.52, 180.0, 2.2e-3, 0.31, 3.3e-4, 12.0])
+    sd = np.array([800, 0.02, 60, 1e-4, 0.02, 2e-5, 1.5])
+    draws = np.random.default_rng(0).normal(mean, sd, size=(2, 300, 7))
+    fig = posterior.pair_figure(draws, names, title=title("chx", "laminar_flow", 0.0054,
+                                                          quality="warning"))
+    texts = drawn_texts(fig)
+    assert [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(texts, 2)
+            if box_a.overlaps(box_b)] == []
+    assert any(text.startswith("gamma_dot_t_offset\n(×10$^{-4}$)") for text, _ in texts)
+
+
+# ------------------------------------------------- one verdict in every figure (#21, item 4)
+
+
+def _results_with_verdicts(root, nlsq: str, cmc: str):
+    ds = layout.dataset(root, "d")
+    for path, verdict in ((ds.nlsq_json, nlsq), (ds.cmc_diagnostics, cmc)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        reasons = [] if verdict == "ok" else [{"check": "c", "parameter": None,
+                                               "severity": verdict, "message": "m"}]
+        Path(path).write_text(json.dumps({"quality": {"verdict": verdict,
+                                                      "reasons": reasons}}))
+    return ds
+
+
+def test_a_title_names_the_step_a_verdict_comes_from_where_the_steps_differ(tmp_path):
+    from homodyne.plots.api import verdict_of
+
+    ds = _results_with_verdicts(tmp_path, "ok", "warning")
+    assert verdict_of(ds) == {"quality": "warning", "step": "Bayesian"}
+    assert title("d", "static", 0.005, **verdict_of(ds)).endswith(
+        "quality: WARNING (Bayesian; see reasons)")
+    same = _results_with_verdicts(tmp_path / "same", "warning", "warning")
+    assert verdict_of(same) == {"quality": "warning", "step": None}
+    assert dataset_quality(ds, cmc=False) == "ok"  # CMC off: its stale file is no verdict
+
+
+def test_a_saved_figure_carries_its_title_with_the_verdict(tmp_path):
+    from PIL import Image
+
+    from homodyne.plots.figure import new_figure, save_figure
+
+    fig = new_figure(2, 2)
+    fig.suptitle(title("d", "static", 0.005, quality="failed") + "\nsecond line")
+    png = save_figure(fig, tmp_path / "f.png")[0]
+    with Image.open(png) as im:
+        assert im.text["Title"] == ("d · static · q = 0.005 Å⁻¹ · quality: FAILED (see "
+                                    "reasons) second line")
+
+
+def test_the_cross_dataset_figure_marks_verdicts_and_fixed_parameters():
+    rows = [datasets.DatasetRow(name="chx", q=0.005, mode="static", verdict="failed",
+                                nlsq={"D0": (1e5, 2e4), "alpha": (0.003, 0.01),
+                                      "D_offset": (50.0, 40.0)}),
+            datasets.DatasetRow(name="yolk", q=0.006, mode="static", verdict="warning",
+                                nlsq={"D0": (2e4, 1e3), "alpha": (0.0, 0.0),
+                                      "D_offset": (0.0, 0.0)},
+                                fixed=frozenset({"alpha", "D_offset"})),
+            datasets.DatasetRow(name="demo", q=0.0054, mode="static", verdict="ok",
+                                nlsq={"D0": (1e4, 1e3), "alpha": (-0.5, 0.01),
+                                      "D_offset": (10.0, 5.0)})]
+    fig = datasets.datasets_figure(rows)
+    alpha = next(ax for ax in fig.axes if ax.get_ylabel().startswith("alpha"))
+    labels = {t.get_text().split("\n")[0]: t for t in alpha.get_xticklabels()}
+    assert labels["chx"].get_text().endswith("FAILED")
+    assert labels["chx"].get_color() == datasets.VERDICT_COLORS["failed"]
+    assert labels["demo"].get_color() == datasets.VERDICT_COLORS["ok"]
+    x = {name: k for k, name in enumerate(["chx", "demo", "yolk"])}  # sorted by q
+    fixed = [line for line in alpha.lines if line.get_gid() == datasets.FIXED_GID]
+    assert len(fixed) == 1 and list(np.isfinite(fixed[0].get_ydata())) == [False, False, True]
+    assert fixed[0].get_xdata()[x["yolk"]] == x["yolk"]
+    measured = [line for line in alpha.lines if line.get_gid() != datasets.FIXED_GID
+                and line.get_marker() == "o"]
+    ys = {float(xv): float(yv) for line in measured
+          for xv, yv in zip(line.get_xdata(), line.get_ydata(), strict=True)
+          if np.isfinite(yv)}
+    assert set(ys) == {x["chx"], x["demo"]}  # yolk's fixed alpha is no measured point
+    hollow = [line for line in measured if line.get_markerfacecolor() == "none"]
+    assert [float(v) for v in hollow[0].get_xdata()] == [x["chx"]]  # failed: hollow
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "fixed (not fitted)" in legend and "NLSQ ± 1σ, verdict failed" in legend

@@ -59,7 +59,7 @@ def test_every_cmc_key_belongs_to_exactly_one_step():
     ({"cmc": {"samples": 100}}, {"nuts", "combine", "plot", "summary"}),
     ({"cmc": {"max_divergence_rate": 0.2}}, {"combine", "plot", "summary"}),
     ({"cmc": {"shards_per_job": 3}}, set()),
-    ({"plots": {"svg": True}}, {"plot", "twotime"}),
+    ({"plots": {"svg": True}}, {"plot"}),
 ])
 def test_a_change_reaches_exactly_the_steps_below_it(change, expected):
     assert _changed_steps(**change) == expected

@@ -142,3 +142,22 @@ def test_write_tables_reads_the_result_files(tmp_path, with_cmc):
     assert ("R-hat" in paths[0].read_text(encoding="utf-8")) is with_cmc
     assert all(p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for p in paths)
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_the_verdict_table_of_every_dataset_escapes_and_embeds(tmp_path):
+    """The report's first table: one row per dataset with the verdict, the step verdicts and
+    the first reason; one line between the marks the front page cuts it out at."""
+    from homodyne.verdicts import DatasetVerdict
+
+    rows = [DatasetVerdict("chx", "failed", "ok", "failed", "[failed] R-hat <1.12>", "x"),
+            DatasetVerdict("demo", "ok", "ok", "not run", "no check fired", "y")]
+    page = tables.verdicts_page(rows)
+    assert "<h1>All datasets: verdict of each dataset</h1>" in page and "mode —" not in page
+    fragment = page.split(tables.VERDICTS_MARK)[1]
+    assert "\n" not in fragment and fragment.count("<tr>") == 3
+    assert "R-hat &lt;1.12&gt;" in fragment and "<1.12>" not in fragment
+    assert fragment.index("chx") < fragment.index("demo")
+    assert "#f8d7da" in fragment.split("chx")[1].split("</tr>")[0]  # failed in red
+    out = tables.write_verdicts(rows, tmp_path / "results" / "verdicts.html")
+    assert out.read_text(encoding="utf-8") == page
+    assert layout.verdicts_table("results") == "results/verdicts.html"

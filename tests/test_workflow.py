@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import h5py
@@ -149,7 +150,7 @@ def test_dry_run_of_three_datasets_lists_the_jobs(tmp_path):
     # The nuts jobs are added once the shard checkpoint has run and K is known.
     assert job_counts(result.stdout) == {
         "all": 1, "load": 3, "filter": 3, "nlsq": 3, "twotime": 3, "shard": 2, "combine": 2,
-        "plot": 3, "summary": 3, "tables": 3, "plot_datasets": 1,
+        "plot": 3, "summary": 3, "tables": 3, "plot_datasets": 1, "verdicts": 1,
     }
 
 
@@ -191,7 +192,7 @@ def test_demo_end_to_end(demo_run):
     # The first table is printed before the shard checkpoint ran: no nuts jobs yet.
     assert counts == {"all": 1, "simulate_demo": 1, "load": 1, "filter": 1, "nlsq": 1,
                       "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1,
-                      "tables": 1}
+                      "tables": 1, "verdicts": 1}
     nuts_logs = sorted(p.name for p in (work / "logs/demo/nuts").glob("*.log"))
     assert nuts_logs == [f"shard_{k:03d}.log" for k in range(N_SHARDS)]
     assert_complete(work)
@@ -211,6 +212,66 @@ def test_demo_end_to_end(demo_run):
     assert not (work / "results/demo/data/loaded.h5").exists()  # temp() intermediate
     again = snakemake(work, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    summary = json.loads((work / "results/demo/analysis_summary.json").read_text())
+    verdict = summary["quality"]["verdict"]
+    assert verdict_lines(result.stderr) == {"demo": [verdict, *step_verdicts(work)]}
+    # every figure of the dataset says the same verdict, whichever step drew it
+    from PIL import Image
+
+    for png in [*(work / "results/demo/plots").glob("*.png"),
+                *(work / "results/demo/twotime").glob("*.png")]:
+        with Image.open(png) as im:
+            said = re.search(r"quality: (\w+)", im.text.get("Title", ""))
+        assert said and said.group(1) == verdict.upper(), (png.name, im.text)
+
+
+def verdict_lines(console: str) -> dict[str, list[str]]:
+    """The verdict lines a run printed last (before Snakemake's own closing lines):
+    dataset -> [verdict, NLSQ verdict, Bayesian verdict], cut at the header's columns."""
+    header, *tail = console.rsplit("Verdict of each dataset", 1)[1].splitlines()[1:]
+    starts = [header.index(word) for word in ("verdict", "NLSQ", "Bayesian", "every reason")]
+    rows = {}
+    for line in tail:
+        if not line.startswith("  "):  # "Complete log(s): ...", "Elapsed time: ..."
+            break
+        rows[line.split()[0]] = [line[a:b].strip() for a, b in pairwise(starts)]
+    return rows
+
+
+def step_verdicts(work: Path) -> list[str]:
+    """The demo's NLSQ and CMC verdicts as their result files record them."""
+    res = work / "results/demo"
+    return [json.loads((res / f).read_text())["quality"]["verdict"]
+            for f in ("nlsq/nlsq_results.json", "cmc/mcmc_diagnostics.json")]
+
+
+def test_the_run_ends_with_each_verdict_and_fails_only_when_asked(tmp_path, demo_run):
+    """A dataset whose verdict is failed: the last lines of the run say so, with the reason
+    and the page listing every reason; the run exits 0 unless ``workflow.fail_on`` asks."""
+    work = _finished_copy(demo_run, tmp_path, "failed_verdict")
+    path = work / "results/demo/analysis_summary.json"
+    summary = json.loads(path.read_text())
+    reason = {"check": "r_hat", "parameter": "D0", "severity": "failed",
+              "message": "D0: R-hat = 1.12 > 1.1: the chains sample different distributions"}
+    summary["quality"] = {"verdict": "failed", "reasons": [reason]}
+    path.write_text(json.dumps(summary))
+    tables = work / "results/demo/tables/parameters.html"  # a target of the run
+    tables.unlink()  # work to do: a run ends through its handlers, "Nothing to be done" not
+    first = snakemake(work)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert verdict_lines(first.stderr)["demo"][0] == "failed"
+    line = next(x for x in first.stderr.splitlines() if x.startswith("  demo "))
+    assert line.endswith(f"[failed] {reason['message']}")
+    assert "results/demo/tables/diagnostics.html" in line
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["workflow"] = {"fail_on": "failed"}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    tables.unlink()
+    second = snakemake(work)
+    assert second.returncode == 1
+    assert verdict_lines(second.stderr)["demo"][0] == "failed"
+    assert "workflow.fail_on is 'failed' and the verdict of demo is failed" in second.stderr
+    assert "Traceback" not in second.stderr
 
 
 AFTER_SHARD = ("cmc/posteriors", "cmc/mcmc_parameters.json", "cmc/mcmc_diagnostics.json",
@@ -252,11 +313,17 @@ def test_rerun_only_the_failed_shard(tmp_path, demo_run):
     res = work / "results/demo"
     assert not (res / "cmc/mcmc_parameters.json").exists()
     assert not (res / "analysis_summary.json").exists() and not (res / "plots").exists()
+    # the failed run ends with the dataset's line: no result, the logs to read
+    nlsq = json.loads((work / "results/demo/nlsq/nlsq_results.json").read_text())
+    assert verdict_lines(first.stderr)["demo"] == ["no result", nlsq["quality"]["verdict"],
+                                                   "no result"]
+    assert "logs/demo/" in first.stderr.rsplit("Verdict of each dataset", 1)[1]
     shard.write_bytes(original)
     second = snakemake(work)
     assert second.returncode == 0, second.stderr[-3000:]
     assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1, "tables": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1,
+                                                         "verdicts": 1}
     assert_complete(work)
 
 
@@ -296,6 +363,60 @@ def test_interrupted_run_completes_on_rerun(tmp_path, demo_run):
         snakemake(work, "--unlock")
         rerun = snakemake(work)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert_complete(work)
+
+
+def _one_done_one_sampling(work: Path) -> bool:
+    """A posterior is written and the NUTS of a shard without one is under way."""
+    res, logs = work / "results/demo/cmc/posteriors", work / "logs/demo/nuts"
+    done = {p.stem.removeprefix("posterior_") for p in res.glob("*.nc")}
+    sampling = {p.stem.removeprefix("shard_") for p in logs.glob("*.log")
+                if "NUTS 10%" in p.read_text()}
+    return bool(done) and bool(sampling - done)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_head_alone_stops_its_jobs_and_keeps_what_finished(tmp_path, demo_run,
+                                                                            signum):
+    """``kill -INT <snakemake pid>`` (a batch script, a scheduler): only the head gets the
+    signal.  Its running NUTS jobs stop within 10 s with Ctrl-C's clean-up, a posterior that
+    was finished keeps its file and is not redone, and the same command completes the run."""
+    import psutil
+
+    work = _sharded_copy(demo_run, tmp_path, "head")
+    shutil.rmtree(work / "logs/demo/nuts")
+    posteriors = work / "results/demo/cmc/posteriors"
+    with open(work / "head.txt", "w") as out:
+        head = subprocess.Popen(snakemake_command(work), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 600
+        while not _one_done_one_sampling(work):
+            assert head.poll() is None, "the run ended before a shard was done and one sampling"
+            assert time.monotonic() < deadline, "no shard done and one sampling in time"
+            time.sleep(0.1)
+        jobs = psutil.Process(head.pid).children(recursive=True)
+        assert jobs, "no job running"
+        finished = {p.name: p.stat().st_mtime_ns for p in posteriors.glob("*.nc")}
+        start = time.monotonic()
+        os.kill(head.pid, signum)  # the head alone, not its process group
+        _, alive = psutil.wait_procs(jobs, timeout=30)
+        stopped = time.monotonic() - start
+        head.wait(timeout=120)
+    printed = (work / "head.txt").read_text()
+    assert not alive and stopped < 10, f"jobs {alive} still running after {stopped:.1f} s"
+    nuts_logs = "".join(p.read_text() for p in (work / "logs/demo/nuts").glob("*.log"))
+    assert f"interrupted by {signal.Signals(signum).name}; stopped." in nuts_logs
+    for crash in ("Fatal Python error", "Segmentation fault", "core dumped"):
+        assert crash not in printed, printed[-3000:]
+    kept = {p.name: p.stat().st_mtime_ns for p in posteriors.glob("*.nc")}
+    assert finished.items() <= kept.items(), (finished, kept)
+    assert len(kept) < N_SHARDS, "every shard finished before the signal: nothing stopped"
+    assert not [p for p in work.rglob("*.tmp") if ".snakemake" not in p.parts]
+    rerun = snakemake(work)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert job_counts(rerun.stdout + rerun.stderr)["nuts"] == N_SHARDS - len(kept)
+    assert kept.items() <= {p.name: p.stat().st_mtime_ns
+                            for p in posteriors.glob("*.nc")}.items()  # not redone
     assert_complete(work)
 
 
@@ -354,7 +475,8 @@ def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm, demo_run)
     second = snakemake(work, profile="pbs", env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert job_counts(second.stdout + second.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1, "tables": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1,
+                                                         "verdicts": 1}
     assert_complete(work)
 
 
@@ -376,18 +498,20 @@ def _finished_copy(demo_run, tmp_path: Path, name: str, **edits) -> Path:
 @pytest.mark.parametrize(("edits", "expected"), [
     ({"dataset": {"frames": [1, 50]}},
      {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
-      "summary": 1, "tables": 1}),
+      "summary": 1, "tables": 1, "verdicts": 1}),
     # load reruns only because its output is temporary and filter needs it again
     ({"dataset": {"frames_exclude": [[20, 22]]}},
      {"load": 1, "filter": 1, "nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1,
-      "summary": 1, "tables": 1}),
+      "summary": 1, "tables": 1, "verdicts": 1}),
     ({"nlsq": {"max_iterations": 150}},
      {"nlsq": 1, "twotime": 1, "shard": 1, "combine": 1, "plot": 1, "summary": 1,
-      "tables": 1}),
+      "tables": 1, "verdicts": 1}),
     ({"cmc": {"samples": 30}},
-     {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1, "tables": 1}),
-    ({"twotime": {"age_windows": 3}}, {"twotime": 1}),
-    ({"plots": {"svg": True}}, {"plot": 1, "twotime": 1}),
+     {"nuts": N_SHARDS, "combine": 1, "plot": 1, "summary": 1, "tables": 1,
+      "verdicts": 1}),
+    # the plot step draws the views' figures, after CMC, with the dataset's verdict
+    ({"twotime": {"age_windows": 3}}, {"twotime": 1, "plot": 1}),
+    ({"plots": {"svg": True}}, {"plot": 1}),
     ({"cmc": {"shards_per_job": 2}}, {}),
 ])
 def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run, edits,
@@ -419,7 +543,7 @@ def test_cmc_switched_off_leaves_no_cmc_figure_or_summary(tmp_path, demo_run):
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout + result.stderr) == {"all": 1, "plot": 1, "summary": 1,
-                                                         "tables": 1}
+                                                         "tables": 1, "verdicts": 1}
     res = work / "results/demo"
     assert not list((res / "plots").glob("cmc_*"))
     assert {"c2_overview.png", "residual_histogram.png"} <= {p.name for p in
@@ -440,7 +564,8 @@ def test_rerun_chosen_shards_with_forcerun(tmp_path, demo_run, deleted):
     result = snakemake(work, "-R", "results/demo/cmc/posteriors/posterior_001.nc")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout + result.stderr) == {"all": 1, "nuts": 1, "combine": 1,
-                                                         "plot": 1, "summary": 1, "tables": 1}
+                                                         "plot": 1, "summary": 1, "tables": 1,
+                                                         "verdicts": 1}
     assert posterior.stat().st_mtime_ns > before
     assert_complete(work)
     assert "Nothing to be done" in snakemake(work, "-n").stdout
@@ -540,6 +665,12 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
     report = work / "results/report.html"
     text = report.read_text(encoding="utf-8")
     assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=[\"']?(https?:|//)", text)
+    # the front page opens with the verdict table the run printed last
+    front = json.loads(text.split("var workflow_desc = ", 1)[1].split(";\n", 1)[0])
+    summary = json.loads((work / "results/demo/analysis_summary.json").read_text())
+    table = front.split("<table", 1)[1].split("</table>", 1)[0]
+    assert front.index("<table") < front.index("Each dataset below")
+    assert "demo" in table and f">{summary['quality']['verdict']}</span>" in table
     figures = sorted([p.name for p in (work / "results/demo/plots").glob("*.png")]
                      + [p.name for p in (work / "results/demo/twotime").glob("*.png")])
     with Browser(chromium_path) as browser:
@@ -547,16 +678,18 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
         browser.wait_for("typeof app !== 'undefined' && typeof results !== 'undefined' && "
                          "document.querySelector('#app').children.length > 0")
         shown = browser.evaluate(DECODE_RESULTS, timeout=60)
-        assert set(shown["categories"]) == {"demo"}
+        assert set(shown["categories"]) == {"demo", "All datasets"}
         assert set(shown["categories"]["demo"]) == REPORT_PARTS
+        assert set(shown["categories"]["All datasets"]) == {"Verdicts"}
         entries = list(shown["results"].values())
         images = [e for e in entries if e["mime"] == "image/png"]
         assert sorted(e["name"] for e in images) == figures
         for e in images:
             assert "error" not in e and e["width"] > 100 and e["height"] > 100, e
         pages = {e["name"]: e for e in entries if e["mime"] == "text/html"}
-        assert set(pages) == {"parameters.html", "diagnostics.html", "provenance.html"}
-        assert all("<table>" in e["text"] for e in pages.values())
+        assert set(pages) == {"parameters.html", "diagnostics.html", "provenance.html",
+                              "verdicts.html"}
+        assert all(re.search("<table[ >]", e["text"]) for e in pages.values())
         for e in entries:  # a caption that says what the result shows, and a label
             assert len(re.sub("<[^>]+>", "", e["caption"])) > 200, e["name"]
             assert e["labels"], e["name"]

@@ -51,13 +51,13 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     """
     r = files.read_nlsq(ds)
     out = Path(out_dir)
-    verdict = dataset_quality(ds)
-    head = title(r.name, r.mode, r.q, quality=verdict)
+    verdict = verdict_of(ds)
+    head = title(r.name, r.mode, r.q, **verdict)
     written = []
     panels = c2.AnglePanels(r.t)
     for p, phi in enumerate(r.phi):
         fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p], excluded=r.excluded,
-                          title=title(r.name, r.mode, r.q, phi, quality=verdict))
+                          title=title(r.name, r.mode, r.q, phi, **verdict))
         written += save_figure(fig, out / f"c2_phi_{angle_tag(phi)}.png", svg=svg)
     used = c2.masked(r.c2_exp, r.excluded)  # excluded pairs: grey, in no statistic
     figures = {
@@ -80,7 +80,7 @@ def plot_twotime(ds: DatasetLayout, *, mode: str, svg: bool = False) -> list[Pat
         DataFormatError: the view files are missing or malformed.
     """
     one, age = files.read_twotime(ds)
-    head = title(ds.name, mode, float(one["q"]), quality=dataset_quality(ds))
+    head = title(ds.name, mode, float(one["q"]), **verdict_of(ds))
     figures = {
         ds.one_time_figure: twotime.one_time_figure(one["tau"], one["phi"], one["g2"],
                                                     one["g2_err"], one["g2_model"],
@@ -95,12 +95,34 @@ def plot_twotime(ds: DatasetLayout, *, mode: str, svg: bool = False) -> list[Pat
     return written
 
 
-def dataset_quality(ds: DatasetLayout) -> str | None:
-    """The dataset's verdict (worst of its NLSQ and CMC ``quality``), None if unrecorded."""
-    parts = [files.read_json(Path(path)).get("quality")
-             for path in (ds.nlsq_json, ds.cmc_diagnostics) if Path(path).is_file()]
-    parts = [q for q in parts if isinstance(q, dict) and "verdict" in q]
-    return quality.merge(*parts)["verdict"] if parts else None
+def _step_verdicts(ds: DatasetLayout, cmc: bool = True) -> dict[str, dict]:
+    """``{"NLSQ": quality, "Bayesian": quality}`` of the result files that exist (the
+    Bayesian one only with ``cmc``: a stale file of a dataset whose CMC is off is no
+    verdict of it)."""
+    paths = [("NLSQ", ds.nlsq_json)] + ([("Bayesian", ds.cmc_diagnostics)] if cmc else [])
+    parts = {step: files.read_json(Path(path)).get("quality") for step, path in paths
+             if Path(path).is_file()}
+    return {step: q for step, q in parts.items() if isinstance(q, dict) and "verdict" in q}
+
+
+def dataset_quality(ds: DatasetLayout, *, cmc: bool = True) -> str | None:
+    """The dataset's verdict (worst of its NLSQ and, with ``cmc``, CMC ``quality``), None
+    if unrecorded."""
+    parts = _step_verdicts(ds, cmc)
+    return quality.merge(*parts.values())["verdict"] if parts else None
+
+
+def verdict_of(ds: DatasetLayout) -> dict[str, str | None]:
+    """``title()``'s keywords for the dataset's verdict: the verdict, and the step it comes
+    from where the NLSQ and Bayesian verdicts differ (every figure of a dataset then says
+    the same, whichever step drew it)."""
+    parts = _step_verdicts(ds)
+    overall = dataset_quality(ds)
+    steps = {q["verdict"] for q in parts.values()}
+    step = None
+    if len(steps) > 1:
+        step = next(s for s, q in parts.items() if q["verdict"] == overall)
+    return {"quality": overall, "step": step}
 
 
 def truth_file(ds: DatasetLayout) -> Path | None:
@@ -152,7 +174,7 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
     """
     r = files.read_cmc(ds)
     out = Path(out_dir)
-    head = title(r.name, r.mode, r.q, quality=dataset_quality(ds))
+    head = title(r.name, r.mode, r.q, **verdict_of(ds))
     flat = r.draws.reshape(-1, r.draws.shape[-1])
     nlsq = _nlsq_reference(ds)
     try:
@@ -191,9 +213,11 @@ def plot_datasets(nlsq: list[DatasetLayout], cmc: list[DatasetLayout], out: str 
     rows = []
     for d in nlsq:
         meta = files.nlsq_summary(d)
+        fixed = frozenset(k for k, p in meta.get("parameters", {}).items() if p.get("fixed"))
         rows.append(datasets.DatasetRow(
             name=d.name, q=files.number(meta.get("q")), mode=str(meta.get("mode", "?")),
-            nlsq=_nlsq_reference(d), cmc=files.cmc_summary(d) if d.name in with_cmc else {}))
+            nlsq=_nlsq_reference(d), cmc=files.cmc_summary(d) if d.name in with_cmc else {},
+            verdict=dataset_quality(d, cmc=d.name in with_cmc), fixed=fixed))
     return save_figure(datasets.datasets_figure(rows), Path(out), svg=svg)[0]
 
 

@@ -236,6 +236,10 @@ def default_lags(n: int, count: int = 4) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, max(1, n // 2), count)).astype(int))
 
 
+LEGEND_MARGIN = 2.3
+"""Right margin (inches) of a one-angle lag-cut figure: its legend stands there."""
+
+
 @styled
 def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: np.ndarray,
                    sigma: np.ndarray, *, title: str, lags=None, max_points: int = 40,
@@ -257,8 +261,11 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
     n_phi, n = len(phi), len(t)
     lags = default_lags(n) if lags is None else np.asarray(lags, dtype=int)
     step = t[1] - t[0] if n > 1 else 0.0
+    # one angle: the legend goes right of the panel (inside it covered the data), and that
+    # margin makes the figure wide enough for the title (3.95 inches clipped it)
+    right, top = (LEGEND_MARGIN, 0.7) if n_phi == 1 else (0.2, 1.2)  # 1.2: legend above
     fig, axes = panel_grid(n_phi, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
-                           edges=(0.75, 0.2, 0.55, 1.2), sharex=True)
+                           edges=(0.75, right, 0.55, top), sharex=True)
     rows, cols = axes.shape
     height = fig.get_figheight()
     handles = []
@@ -286,8 +293,9 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
             ax.tick_params(labelbottom=True)
     legend = {"handles": handles, "title": "markers: data ± σ · lines: fit",
               "title_fontsize": 8}
-    if cols == 1:  # one panel is narrower than a row of four entries: legend in the panel
-        axes[0, 0].legend(loc="best", fontsize=7, framealpha=0.8, **legend)
+    if cols == 1:  # a column is narrower than a row of four entries: legend beside it
+        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.04, 1.0), borderaxespad=0.0,
+                          fontsize=7, frameon=False, **legend)
     else:
         fig.legend(loc="upper center", ncols=min(len(handles), 4),
                    bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False, **legend)

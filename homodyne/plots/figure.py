@@ -76,8 +76,12 @@ def save_figure(fig: Figure, path: str | Path, *, svg: bool = False) -> list[Pat
         The written paths, PNG first.
     """
     path = Path(path).with_suffix(".png")
+    # the title (dataset, model, verdict) also as the PNG's Title: a viewer, a file
+    # browser and the tests read it without looking at the pixels
+    meta = {"Title": " ".join(fig.get_suptitle().split())} if fig.get_suptitle() else {}
     written = [write_atomic(path, lambda tmp: fig.savefig(
-        tmp, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION}))]
+        tmp, format="png", dpi=DPI, metadata=meta,
+        pil_kwargs={"compress_level": PNG_COMPRESSION}))]
     if svg:
         written.append(write_atomic(path.with_suffix(".svg"), lambda tmp: fig.savefig(
             tmp, format="svg", metadata={"Date": None})))
@@ -93,15 +97,19 @@ def angle_tag(phi: float) -> str:
 
 
 def title(name: str, mode: str, q: float, phi: float | None = None, *,
-          quality: str | None = None) -> str:
+          quality: str | None = None, step: str | None = None) -> str:
     """A title naming the dataset, the model, q, (if given) the angle, and the dataset's
     quality verdict (``ok``/``warning``/``failed``, see :mod:`homodyne.quality`), so no figure
-    of an untrustworthy result circulates without saying so."""
+    of an untrustworthy result circulates without saying so.  ``step`` names where the
+    verdict comes from when the NLSQ and Bayesian verdicts differ: an NLSQ figure of a fit
+    that is fine may carry a Bayesian ``WARNING``, and says so."""
     text = f"{name} · {mode} · q = {q:.4g} Å⁻¹"
     text = text if phi is None else f"{text} · φ = {phi:+.1f}°"
     if quality is None:
         return text
-    return f"{text} · quality: {quality.upper()}" + ("" if quality == "ok" else " (see reasons)")
+    if quality == "ok":
+        return f"{text} · quality: OK"
+    return f"{text} · quality: {quality.upper()} ({f'{step}; ' if step else ''}see reasons)"
 
 
 def _units() -> dict[str, str]:

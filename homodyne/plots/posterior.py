@@ -154,10 +154,12 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
 
 
 def _pair_label(ax, which: str, name: str) -> str:
-    """Name and scale on one line, the unit below: a cell is too narrow for both."""
+    """The name on one line, the scale and the unit below: a cell is too narrow for more
+    (``gamma_dot_t_offset (×10⁻⁴)`` on one line ran into the neighbouring cells' ticks)."""
     unit = unit_of(name)
-    scaled = scale_ticks(ax, which, name)
-    return scaled if unit is None else f"{scaled}\n[{unit}]"
+    scale = scale_ticks(ax, which, name).removeprefix(name).strip()
+    below = " ".join(part for part in (scale, "" if unit is None else f"[{unit}]") if part)
+    return f"{name}\n{below}" if below else name
 
 
 @styled
@@ -274,7 +276,10 @@ def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np
             ax.plot(index[lost], np.full(lost.sum(), 0.03), "X", ms=7, color=DROPPED_COLOR,
                     transform=ax.get_xaxis_transform(), clip_on=False, gid=DROPPED_GID)
         ax.set_ylabel(scale_ticks(ax, "y", param_label(names[k])))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # whole shard numbers, also for one shard (one integer in view: MaxNLocator's
+        # default wants two and fell back to ticks at ±0.045)
+        ax.set_xlim(-0.5, n_shards - 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         if k // cols == rows - 1 or k + cols >= n_par:
             ax.set_xlabel("shard")

@@ -39,8 +39,9 @@ def _finish(fig, axes, n: int, title: str, xlabel: str, ylabel: str) -> None:
         ax.grid(alpha=0.3, which="both")
         if p % cols == 0:
             ax.set_ylabel(ylabel)
-        if p // cols == rows - 1 or p + cols >= n:
+        if p // cols == rows - 1 or p + cols >= n:  # no panel below: the axis is shown here
             ax.set_xlabel(xlabel)
+            ax.tick_params(labelbottom=True)  # shared x hides it on all but the bottom row
     fig.suptitle(title, y=1 - 0.08 / fig.get_figheight(), va="top")
 
 

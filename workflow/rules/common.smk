@@ -2,6 +2,7 @@
 import functools
 import json
 import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import update_config, validate
@@ -135,9 +136,42 @@ def all_targets():
         f for name in DATASETS for f in (out(name).one_time_figure, out(name).ageing_figure)
     ]
     targets += [out(name).parameters_table for name in DATASETS]
+    targets.append(layout.verdicts_table(RESULTS))
     if len(DATASETS) > 1:
         targets.append(layout.datasets_figure(RESULTS))
     return targets
+
+
+def stop_jobs_with_the_head():
+    """SIGINT or SIGTERM to this process alone (a batch script, a scheduler) stops the
+    running jobs as Ctrl-C does and keeps what finished (homodyne.signals.install_head).
+    Local runs only: the jobs are this process's children there; on a cluster Snakemake
+    cancels its jobs on SIGINT itself."""
+    if not workflow.local_exec:
+        return
+    import signal
+
+    from homodyne.signals import install_head
+
+    graceful = signal.getsignal(signal.SIGTERM)  # Snakemake's: start nothing, record the rest
+    if callable(graceful):
+        install_head(lambda signum: graceful(signum, None))
+
+
+def print_verdicts(finished):
+    """The run's last lines: every dataset's verdict (homodyne.verdicts), so a fit that
+    must not be used is seen where a user looks, after "steps (100%) done" or a failed job.
+    A run whose jobs all finished exits 1 when ``workflow.fail_on`` says its verdicts
+    should; a run with a failed job exits 1 anyway (Snakemake)."""
+    from homodyne import verdicts
+
+    found = verdicts.run_verdicts({name: cmc_enabled(name) for name in DATASETS}, RESULTS, "logs")
+    for line in verdicts.lines(found):
+        logger.info(line)
+    names = verdicts.tripped(found, HOMODYNE.fail_on)
+    if finished and names:
+        logger.error(verdicts.failure_line(names, HOMODYNE.fail_on))
+        sys.exit(1)  # a clean exit: Snakemake has already released its lock
 
 
 # The report (workflow/rules/report.smk, plot.smk): how a figure is filed and named.

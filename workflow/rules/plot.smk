@@ -5,6 +5,8 @@ rule plot:
     input:
         unpack(results_of),
         unpack(truth_of),
+        one_time=OUT.one_time,
+        ageing=OUT.ageing,
     output:
         report(
             directory(OUT.plots),
@@ -13,6 +15,20 @@ rule plot:
             category="{ds}",
             subcategory=figure_subcategory,
             labels=figure_labels,
+        ),
+        one_time_figure=report(
+            OUT.one_time_figure,
+            caption="../report/one_time.rst",
+            category="{ds}",
+            subcategory="Model-free views",
+            labels={"figure": "one-time g2 per angle, data and model"},
+        ),
+        ageing_figure=report(
+            OUT.ageing_figure,
+            caption="../report/ageing.rst",
+            category="{ds}",
+            subcategory="Model-free views",
+            labels={"figure": "decay time against sample age, data and model"},
         ),
     log:
         "logs/{ds}/plot.log",
@@ -34,6 +50,7 @@ rule plot_datasets:
     input:
         [out(name).nlsq_json for name in DATASETS],
         [out(name).cmc_parameters for name in DATASETS if cmc_enabled(name)],
+        [out(name).cmc_diagnostics for name in DATASETS if cmc_enabled(name)],
     output:
         report(
             layout.datasets_figure(RESULTS),

@@ -1,5 +1,6 @@
 # What `snakemake --report` (`make report`) shows: per dataset its figures (NLSQ, Bayesian)
-# and tables, the cross-dataset figure under "All datasets". Captions: workflow/report/.
+# and tables; under "All datasets" the verdict of every dataset (also the front page's first
+# table) and the cross-dataset figure. Captions: workflow/report/.
 
 
 rule tables:
@@ -40,3 +41,32 @@ rule tables:
         files=lambda wc: out(wc.ds),
     script:
         "../scripts/tables.py"
+
+
+rule verdicts:
+    input:
+        [out(name).summary for name in DATASETS],
+        [out(name).nlsq_json for name in DATASETS],
+        [out(name).cmc_diagnostics for name in DATASETS if cmc_enabled(name)],
+    output:
+        report(
+            layout.verdicts_table(RESULTS),
+            caption="../report/verdicts.rst",
+            category="All datasets",
+            subcategory="Verdicts",
+            labels={"table": "verdict of every dataset"},
+        ),
+    log:
+        "logs/verdicts.log",
+    benchmark:
+        "benchmarks/verdicts.tsv"
+    conda:
+        "../../envs/homodyne.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cmc=json.dumps({name: cmc_enabled(name) for name in DATASETS}),
+        files=[out(name) for name in DATASETS],
+    script:
+        "../scripts/verdicts.py"

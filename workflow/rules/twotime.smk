@@ -3,7 +3,8 @@
 # One rule after nlsq, not one after filter plus one after nlsq: each view file holds the
 # data and the fitted model reduced over the same pairs, so the two can only be compared
 # if they are written together. The data part alone would need its own copy of each file.
-# The step costs seconds; NLSQ always runs before it.
+# The step costs seconds; NLSQ always runs before it. Its figures are drawn by the plot rule,
+# after CMC, so that they carry the dataset's verdict like every other figure.
 
 
 rule twotime:
@@ -14,20 +15,6 @@ rule twotime:
     output:
         one_time=OUT.one_time,
         ageing=OUT.ageing,
-        one_time_figure=report(
-            OUT.one_time_figure,
-            caption="../report/one_time.rst",
-            category="{ds}",
-            subcategory="Model-free views",
-            labels={"figure": "one-time g2 per angle, data and model"},
-        ),
-        ageing_figure=report(
-            OUT.ageing_figure,
-            caption="../report/ageing.rst",
-            category="{ds}",
-            subcategory="Model-free views",
-            labels={"figure": "decay time against sample age, data and model"},
-        ),
     log:
         "logs/{ds}/twotime.log",
     benchmark:

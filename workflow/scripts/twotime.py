@@ -9,4 +9,4 @@ from homodyne import steps  # noqa: E402
 
 with steps.logged(sm.log[0]):
     steps.twotime_step(steps.dataset_from(sm.config, sm.wildcards.ds), sm.input.filtered,
-                       sm.input.nlsq, sm.params.files, sm.config["plots"])
+                       sm.input.nlsq, sm.params.files)
