@@ -5,22 +5,28 @@
 
 ``--peer`` is the command line entry point of homodyne 2.x (``homodyne``) or of xpcsjax
 (``xpcsjax``), each installed in its own virtual environment outside this repository.  For
-every ``case_NNN.h5`` of ``--data`` whose ``case_NNN.truth.json`` exists (smallest first), the
-peer's own template (``config/templates/homodyne_<mode>.yaml`` in its site-packages) gets the
-file, q, dt, the frames and the gap L of the case; phi filtering and stratification are
-switched off and plots are not drawn; everything else (initial values, bounds, loss) stays
+every ``case_NNN.h5`` of ``--data`` whose ``case_NNN.truth.json`` exists (smallest first), a
+copy with each matrix stored as one triangle (:func:`half_stored`) is written, and the
+peer's own template (``config/templates/<package>_<mode>.yaml`` in its site-packages) gets
+the file, q, dt, the frames and the gap L of the case; phi filtering and stratification are
+switched off and plots not asked for (homodyne 2.23.3 draws its NLSQ figures anyway, inside
+the wall time); everything else (initial values, bounds, loss) stays
 the template's default.  The peer runs its NLSQ (``--method nlsq``) under ``nice``, one case
-at a time, with a time limit.  From its ``nlsq/parameters.json`` (values, uncertainties) and
-``nlsq/convergence_metrics.json`` (status, ``quality_flag``, ``quality_validation_passed``,
-``quality_warnings``) each case is classified by :func:`battery.classify`:
+at a time, with a time limit.  From homodyne's ``nlsq/parameters.json`` (values,
+uncertainties) and ``nlsq/convergence_metrics.json`` (status, ``quality_flag``,
+``quality_validation_passed``, ``quality_warnings``), or xpcsjax's ``nlsq_result.json``, each
+case is classified by :func:`battery.classify`:
 
-* the peer's verdict is ``ok`` when it exited 0, converged, its ``quality_flag`` is
-  ``good`` and its quality validation passed; ``failed`` when it exited non-zero (xpcsjax:
-  2 = not converged) or wrote no parameters; ``warning`` otherwise;
+* the peer's verdict is ``ok`` when it exited 0, converged, its ``quality_flag`` (set from
+  χ²_red) is ``good`` and its quality validation (homodyne only) did not fail; ``failed``
+  when it exited non-zero (xpcsjax: 2 = not converged) or wrote no parameters; ``warning``
+  otherwise;
 * the templates' ``initial_parameters.values: null`` ("null = mid-bounds") makes the NLSQ of
   both homodyne 2.23.3 and xpcsjax 0.1.8 fail (``TypeError: object of type 'NoneType' has no
   len()``), so the mid-bounds values are written out, as the templates document;
-* a parameter with a missing, infinite or NaN uncertainty counts as unidentified (skipped);
+* a parameter with an infinite or NaN uncertainty counts as unidentified (skipped); one with
+  none at all (``null``, as xpcsjax 0.1.8 writes when its covariance is a placeholder) gets
+  an infinite pull: nothing shows it within 4σ;
 * a run past the time limit is recorded as ``timeout``, in none of the three classes.
 
 Results accumulate in ``<workdir>/peer_results.json``; the last line prints the counts.
@@ -32,6 +38,7 @@ import argparse
 import glob
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -40,6 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import battery
 import h5py
+import numpy as np
 import yaml
 
 
@@ -81,21 +89,47 @@ def write_config(peer: Path, truth: dict, data: Path, work: Path) -> Path:
 
 
 def read_results(out: Path) -> tuple[dict, dict] | None:
+    """Parameters ``{name: {value, uncertainty}}`` and the peer's own quality report: from
+    xpcsjax's ``nlsq_result.json`` if present, else homodyne's ``nlsq/*.json`` trio."""
+    native = sorted(out.rglob("nlsq_result.json"))
+    if native:
+        d = json.loads(native[0].read_text())
+        m = d["metadata"]
+        return d["parameters"], {"status": m.get("convergence_status"),
+                                 "quality_flag": m.get("quality_flag"), "passed": None,
+                                 "warnings": [], "reduced_chi2": m.get("reduced_chi_squared")}
     params = sorted(out.rglob("parameters.json"))
     if not params:
         return None
-    conv = params[0].parent / "convergence_metrics.json"
-    conv = json.loads(conv.read_text()) if conv.exists() else {}
-    analysis = params[0].parent / "analysis_results_nlsq.json"
-    if analysis.exists():
-        fit_quality = json.loads(analysis.read_text())["fit_quality"]
-        conv["reduced_chi2"] = fit_quality["reduced_chi_squared"]
-    return json.loads(params[0].read_text())["parameters"], conv
+    folder = params[0].parent
+    conv = json.loads((folder / "convergence_metrics.json").read_text())
+    analysis = json.loads((folder / "analysis_results_nlsq.json").read_text())
+    return json.loads(params[0].read_text())["parameters"], {
+        "status": conv["convergence"]["status"], "quality_flag": conv.get("quality_flag"),
+        "passed": conv.get("quality_validation_passed"),
+        "warnings": conv.get("quality_warnings", []),
+        "reduced_chi2": analysis["fit_quality"]["reduced_chi_squared"]}
+
+
+def half_stored(data: Path, work: Path) -> Path:
+    """A copy of ``data`` with every matrix stored as its upper triangle, as APS-U files
+    store them: both peers rebuild ``c2 + c2.T`` (diagonal halved) unconditionally, so the
+    full symmetric matrices of our simulator would reach their fit doubled."""
+    path = work / f"half_{data.name}"
+    if not path.exists():
+        shutil.copy(data, path)
+        with h5py.File(path, "r+") as f:
+            for c2 in f["xpcs/twotime/correlation_map"].values():
+                m = c2[()]
+                if np.array_equal(m, m.T):
+                    c2[...] = np.triu(m)
+    return path
 
 
 def run_case(peer: Path, data: Path, work: Path, timeout: float) -> dict:
     truth = json.loads(data.with_suffix(".truth.json").read_text())
     work.mkdir(parents=True, exist_ok=True)
+    data = half_stored(data, work)
     config = write_config(peer, truth, data, work)
     cmd = ["nice", "-n", "10", str(peer), "--config", str(config), "--output-format", "json"]
     cmd += (["--output", str(work / "out"), "--no-plot"] if peer.name == "xpcsjax"
@@ -116,24 +150,26 @@ def judge(truth: dict, rc: int | None, work: Path, seconds: float) -> dict:
         return {"class": "timeout", "verdict": "timeout", "peer": "", "pulls": {},
                 "seconds": seconds}
     got = read_results(work / "out")
-    if got is None or not set(truth["parameters"]) <= set(got[0]):
+    if got is None or not set(truth["parameters"]) <= set(got[0]):  # no result
         tail = (work / "peer.log").read_text(errors="replace").strip().splitlines()[-3:]
         return {"class": "flagged", "verdict": "failed", "peer": f"exit {rc}: " + " | ".join(tail),
                 "pulls": {}, "seconds": seconds}
-    params, conv = got
+    params, peer = got
     truth_p = truth["parameters"]
-    values = {k: params[k]["value"] for k in truth_p if k in params}
-    sigma = {k: params[k]["uncertainty"] for k in truth_p if k in params}
-    unident = [k for k, s in sigma.items() if s is None or not math.isfinite(s)]
-    status = conv.get("convergence", {}).get("status")
-    flag, passed = conv.get("quality_flag"), conv.get("quality_validation_passed")
-    ok = flag == "good" and passed is True and str(status).lower() in ("converged", "success")
+    values = {k: params[k]["value"] for k in truth_p}
+    sigma = {k: params[k]["uncertainty"] for k in truth_p}
+    # inf/NaN: the peer calls it unidentified (skipped); None: no uncertainty (pull inf)
+    unident = [k for k, s in sigma.items() if s is not None and not math.isfinite(s)]
+    ok = (peer["quality_flag"] == "good" and peer["passed"] is not False
+          and str(peer["status"]).lower() == "converged")
     quality = {"verdict": "failed" if rc else "ok" if ok else "warning",
                "reasons": [{"check": "unidentified", "parameter": k} for k in unident]}
-    out = battery.classify(truth_p, values, {k: s or math.nan for k, s in sigma.items()}, quality)
-    out.update(peer=f"exit={rc} status={status} quality_flag={flag} validation_passed={passed}",
-               warnings=conv.get("quality_warnings", []), values=values, sigma=sigma,
-               reduced_chi2=conv.get("reduced_chi2"),
+    out = battery.classify(truth_p, values, {k: math.nan if s is None else s
+                                             for k, s in sigma.items()}, quality)
+    out.update(peer=f"exit={rc} status={peer['status']} quality_flag={peer['quality_flag']}"
+               f" validation_passed={peer['passed']}", warnings=peer["warnings"],
+               values=values, sigma=sigma, reduced_chi2=peer["reduced_chi2"],
+               rel_err={k: (values[k] - t) / abs(t) for k, t in truth_p.items() if t},
                seconds=seconds)
     return out
 

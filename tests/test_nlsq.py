@@ -56,6 +56,12 @@ def test_recovers_truth_from_default_start(tmp_path, mode):
     assert result.success, result.message
     assert 0.9 <= result.reduced_chi2 <= 1.1
     true_values = truth["parameters"]
+    if mode == "heterodyne" and result.values[result.names.index("D0_ref")] < 1e4:
+        # With f0 free the two components can trade labels exactly: reference ↔ sample with
+        # f0 ↔ 1 - f0 (f1, f3 = 0) is the same c2.  The global search may end on either
+        # labelling; compare with the truth in the labelling it chose.
+        true_values = {**true_values, "D0_ref": true_values["D0_sample"],
+                       "D0_sample": true_values["D0_ref"], "f0": 1 - true_values["f0"]}
     n_physical = len(true_values)
     checked = 0
     for name, value, sd, free in zip(result.names[:n_physical], result.values,
