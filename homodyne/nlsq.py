@@ -582,10 +582,13 @@ def _linearity(problem: Problem, x, cov_free, lower, upper, cost_only,
     return out
 
 
-def _certify(problem: Problem, x_free: np.ndarray, reduced_chi2: float):
+def _certify(problem: Problem, x_free: np.ndarray, reduced_chi2: float, linear=None):
     """Covariance (:func:`_free_covariance` of the plain, linear-loss residuals, in the full
-    layout), :func:`_remaining_decrease` and :func:`_linearity` at ``x_free``."""
-    normal_equations, cost_only = _make_normal_equations(problem, "linear", 1.0)
+    layout), :func:`_remaining_decrease` and :func:`_linearity` at ``x_free``.
+
+    ``linear``: the problem's linear-loss normal equations when the fit already compiled
+    them (``loss: linear``, the default); built here otherwise."""
+    normal_equations, cost_only = linear or _make_normal_equations(problem, "linear", 1.0)
     jtj, jtr, _ = (np.asarray(a) for a in normal_equations(jnp.asarray(x_free)))
     cov_free = _free_covariance(jtj, reduced_chi2)
     lo, hi = problem.lower[problem.free], problem.upper[problem.free]
@@ -618,8 +621,8 @@ def exploration_form(analysis: AnalysisConfig, n_phi: int) -> str | None:
 
 
 def _explore(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig):
-    """Local fits from every start on a subsample; ``(problem, subsample, candidates,
-    σ of the subsample fit, subsample normal equations)``, candidates best first."""
+    """Local fits from every start on a subsample; ``(problem, subsample, candidates best
+    first, covariance of the best subsample fit)``."""
     problem = build_problem(data, analysis, exploration_form(analysis, data.n_phi))
     sub = (problem if problem.n_points <= 2 * EXPLORE_POINTS
            else problem.subsample(EXPLORE_POINTS, cfg.seed))
@@ -785,22 +788,21 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
             sol = polished
             refined[0] = (start, sol)
     values = np.asarray(problem.full_params(jnp.asarray(sol.x)))
-    residuals = np.asarray(problem.residuals(jnp.asarray(values), *problem.arrays()))
-    chi2 = float(np.sum(residuals**2))
+    optima = tuple(_optimum(problem, s.x) for _, s in refined)
+    chi2 = optima[0]["chi2"]
     dof = problem.n_points - int(problem.free.sum())
     reduced = chi2 / dof if dof > 0 else math.nan
     x0 = start[problem.free]
     moved = np.any(np.abs(sol.x - x0) > 1e-9 * (hi - lo))
     success = sol.converged and math.isfinite(chi2) and bool(moved)
     message = sol.message if moved else f"{sol.message}; parameters did not move from the start"
-    free_idx = np.flatnonzero(problem.free)
-    bound_mask = np.array([bool(quality.at_bound(v, problem.lower[k], problem.upper[k]))
-                           for k, v in zip(free_idx, sol.x, strict=True)])
-    cov, remaining, linearity = _certify(problem, sol.x, reduced)
-    at_bounds = tuple(problem.names[k] for k, b in zip(free_idx, bound_mask, strict=True) if b)
+    cov, remaining, linearity = _certify(problem, sol.x, reduced,
+                                         equations if cfg.loss == "linear" else None)
+    at_bounds = tuple(problem.names[k] for k, v in zip(np.flatnonzero(problem.free), sol.x,
+                                                       strict=True)
+                      if quality.at_bound(v, problem.lower[k], problem.upper[k]))
     contrast, offset = (np.asarray(a) for a in
                         problem.scaling.expand(values[problem.n_physical:]))
-    optima = tuple(_optimum(problem, s.x) for _, s in refined)
     decay = _decay_check(data, problem, values)
     result = FitResult(
         mode=problem.mode, per_angle_mode=problem.scaling.requested,

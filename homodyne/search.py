@@ -79,6 +79,7 @@ def draw_starts(names: Sequence[str], configured: Sequence[float], center: Mappi
     starts = [np.array([_inside(v, a, b) if f else v for v, a, b, f in
                         zip(conf, lo, hi, free, strict=True)]), base]
     pairs = (("D0", "alpha", "D_offset"), ("gamma_dot_t0", "beta", "gamma_dot_t_offset"))
+    around = {n for pair in pairs for n in pair} | {"phi0"}  # drawn around the center
     for k in range(local):
         x = dict(zip(names, base, strict=True))
         for pre, exp, off in pairs:
@@ -93,8 +94,7 @@ def draw_starts(names: Sequence[str], configured: Sequence[float], center: Mappi
             x["phi0"] = (x["phi0"] + rng.uniform(-20.0, 20.0) if k % 2 == 0
                          else rng.uniform(lo[i], hi[i]))
         for i, n in enumerate(names):  # other models: anywhere in the bounds
-            if n not in ("D0", "alpha", "D_offset", "gamma_dot_t0", "beta",
-                         "gamma_dot_t_offset", "phi0"):
+            if n not in around:
                 x[n] = _global_draw(rng, lo[i], hi[i])
         starts.append(np.array([_inside(x[n], a, b) if f else c for n, c, a, b, f in
                                 zip(names, conf, lo, hi, free, strict=True)]))

@@ -142,6 +142,12 @@ def test_sigkill_mid_nlsq_leaves_no_finished_file_and_the_rerun_completes(tmp_pa
     assert (nlsq / "nlsq_results.json").is_file()
 
 
+def _python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a fresh interpreter with the tests' environment (60 s at most)."""
+    return subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+
+
 def test_a_signal_after_the_step_finished_keeps_the_job_a_success():
     """A job signalled while its interpreter shuts down has complete outputs: exit 0, so
     Snakemake keeps them (before: 143, and Snakemake deleted a finished posterior)."""
@@ -151,8 +157,7 @@ def test_a_signal_after_the_step_finished_keeps_the_job_a_success():
             "signals.finished()\n"
             "os.kill(os.getpid(), signal.SIGTERM)\n"
             "time.sleep(30)\n")
-    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
-                          text=True, timeout=60)
+    done = _python(code)
     assert done.returncode == 0, done.stderr
     assert "SIGTERM after the step finished; its outputs are complete" in done.stderr
 
@@ -175,8 +180,7 @@ def test_the_head_forwards_a_signal_to_its_job_processes():
             "    time.sleep(5)\n"
             "except KeyboardInterrupt:\n"
             "    print('second: KeyboardInterrupt')\n")
-    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True,
-                          text=True, timeout=60)
+    done = _python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"job 7 head [{signal.SIGINT}]",
                                         "second: KeyboardInterrupt"]  # Snakemake's Ctrl-C
