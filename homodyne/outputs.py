@@ -180,7 +180,7 @@ def cmc_diagnostics(result) -> dict:
              "r_hat_max": s.r_hat_max, "ess_bulk_min": s.ess_bulk_min,
              "ess_tail_min": s.ess_tail_min, "divergences": s.divergences,
              "divergence_rate": s.divergence_rate, "step_size": s.step_size,
-             "seconds": s.seconds}
+             "seconds": s.seconds, "continuations": s.continuations}
             for s in result.shards
         ],
         "heterogeneity": result.heterogeneity,

@@ -198,11 +198,27 @@ def merge(*verdicts: Mapping | None) -> dict:
     return verdict(r for v in verdicts if v for r in v.get("reasons", []))
 
 
+def label(r: Mapping) -> str:
+    """``"check parameter"`` (or ``"check"``): how a diagnosis names the reasons it explains."""
+    return f"{r['check']} {r['parameter']}" if r.get("parameter") else r["check"]
+
+
+REMEDY_WHERE = "paste under the dataset's entry in the config"
+"""Where a diagnosis's remedy goes: a dataset entry's keys override the top-level ones."""
+
+
 def summary_lines(quality: Mapping, name: str = "") -> list[str]:
-    """The verdict and its reasons as console lines."""
+    """The verdict as console lines: each diagnosis (cause, one remedy, the reasons it
+    explains), then in full the reasons no diagnosis explains."""
     head = f"{name}: " if name else ""
     lines = [f"{head}quality {quality['verdict'].upper()}"]
-    lines += [f"  - [{r['severity']}] {r['message']}" for r in quality["reasons"]]
+    explained = set()
+    for d in quality.get("diagnosis", []):
+        lines += [f"  * {d['finding']}", f"    remedy ({REMEDY_WHERE}): {d['remedy_text']}",
+                  f"    explains: {', '.join(d['explains'])}"]
+        explained.update(d["explains"])
+    lines += [f"  - [{r['severity']}] {r['message']}" for r in quality["reasons"]
+              if label(r) not in explained]
     return lines
 
 
@@ -376,7 +392,7 @@ def linearity_reasons(linearity: Mapping[str, Sequence[float]]) -> list[dict]:
         f"χ² gives 1; limits {lo:g}-{hi:g}): the fit sits in a curved valley of "
         f"{listed}, and their values and 1σ are not reliable; the data determine a "
         "combination of them: fix one (analysis.fixed) on physical grounds"), parameter=n)
-        for n, ratios in bad.items()]
+        | {"profile": list(ratios)} for n, ratios in bad.items()]
 
 
 def remaining_reasons(remaining: float) -> list[dict]:

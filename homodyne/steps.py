@@ -30,6 +30,7 @@ from homodyne.data import (
     select_angles,
     write_xpcs,
 )
+from homodyne.diagnosis import diagnose
 from homodyne.errors import DataFormatError, DataQualityError
 from homodyne.io import write_json
 from homodyne.layout import DatasetLayout
@@ -265,12 +266,15 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
         if cmc and name in cmc["parameters"]:
             row.update({f"cmc_{k}": v for k, v in cmc["parameters"][name].items()})
         parameters[name] = row
+    merged = quality.merge(nlsq.get("quality"), (diagnostics or {}).get("quality"))
+    merged["diagnosis"] = diagnose(merged["reasons"], nlsq,
+                                   ((cmc or {}).get("settings") or {}).get("cmc_nuts"))
     summary = {
         "dataset": ds.name,
         "mode": nlsq["mode"],
         "q": nlsq["q"],
         "parameters": parameters,
-        "quality": quality.merge(nlsq.get("quality"), (diagnostics or {}).get("quality")),
+        "quality": merged,
         "nlsq": {k: nlsq[k] for k in ("success", "message", "reduced_chi2", "chi2", "dof",
                                       "iterations", "seconds", "strategy")},
         "cmc": None if cmc is None else {

@@ -144,11 +144,16 @@ def parameters_page(summary: Mapping, diagnostics: Mapping | None = None) -> str
 
 
 def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> str:
-    """The verdict with every reason, the NLSQ fit statistics, the CMC sampler diagnostics
-    and one row per shard."""
+    """The verdict with its diagnoses (cause, remedy) and every reason, the NLSQ fit
+    statistics, the CMC sampler diagnostics and one row per shard."""
     quality = summary.get("quality") or {}
     reasons = quality.get("reasons", [])
     parts = [verdict_html(quality)]
+    if quality.get("diagnosis"):
+        parts.append(_table(["cause", "remedy (paste under the dataset's entry in the config)",
+                             "explains"],
+                            [[d["finding"], d["remedy_text"], ", ".join(d["explains"])]
+                             for d in quality["diagnosis"]]))
     if reasons:
         parts.append(_table(["severity", "check", "parameter", "what it means and what to do"],
                             [[r.get("severity"), r.get("check"), r.get("parameter"),
@@ -181,11 +186,12 @@ def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> st
     if shards:
         parts += ["<h2>Shards</h2>", _table(
             ["shard", "used", "why dropped", "points", "max R-hat", "min bulk ESS",
-             "min tail ESS", "divergences", "step size", "seconds"],
+             "min tail ESS", "divergences", "step size", "seconds", "continuations"],
             [[s.get("index"), s.get("used"), s.get("reason"), s.get("n_points"),
               s.get("r_hat_max"), s.get("ess_bulk_min"), s.get("ess_tail_min"),
-              s.get("divergences"), s.get("step_size"), s.get("seconds")] for s in shards],
-            numeric={0, 3, 4, 5, 6, 7, 8, 9})]
+              s.get("divergences"), s.get("step_size"), s.get("seconds"),
+              s.get("continuations")] for s in shards],
+            numeric={0, 3, 4, 5, 6, 7, 8, 9, 10})]
     return _page("diagnostics", summary, *parts)
 
 

@@ -11,7 +11,9 @@ Datasets whose selection is valid are then loaded for the data checks of
 :func:`homodyne.quality.dataset_reasons` (baseline, contrast, triangles, decay inside the
 window): data no fit can use is a problem, doubtful data a warning.  Candidate bad frames
 (:func:`homodyne.twotime.candidate_bad_frames`) are warnings that suggest a
-``frames_exclude``; validation never excludes a frame itself.
+``frames_exclude``; validation never excludes a frame itself.  Data whose model-free decay
+time does not change with age get the diagnosis a fit would give them (stationary: fix
+alpha and D_offset, :mod:`homodyne.diagnosis`) before any fit.
 
 For each dataset it also predicts what the run will do by calling the functions the run
 calls: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0) in the block layout of
@@ -28,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from homodyne import diagnosis, quality, twotime
 from homodyne import params as registry
-from homodyne import quality, twotime
 from homodyne.cmc.shard import resolve_shards
 from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
@@ -283,12 +285,15 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
                             frames=ds.frames, mask_nonfinite=ds.mask_nonfinite)
             except DataQualityError:
                 data = None  # dataset_reasons reports the loader's message
-            for r in quality.dataset_reasons(ds, data):
+            reasons = quality.dataset_reasons(ds, data)
+            for r in reasons:
                 target = problems if r["severity"] == quality.FAILED else warnings
                 target.append(f"datasets[{k}] ({row.name}): {r['message']}")
             if data is not None:
+                resolved = not any(r["check"] == "frames" for r in reasons)
                 warnings += [f"datasets[{k}] ({row.name}): {w}"
-                             for w in bad_frame_suggestions(ds, data)]
+                             for w in [*bad_frame_suggestions(ds, data),
+                                       *(stationary_suggestion(ds, data) if resolved else [])]]
     return Report(source, tuple(problems), tuple(rows), tuple(warnings))
 
 
@@ -311,6 +316,20 @@ def bad_frame_suggestions(ds: DatasetConfig, data) -> list[str]:
             f"{twotime.BAD_FRAME_Z:g} robust standard deviations (row mean or spread of c2); "
             f"if they are beam dumps, shutter closures or detector glitches, leave them out "
             f"with frames_exclude: {ranges} (README: 'Model-free views')"]
+
+
+def stationary_suggestion(ds: DatasetConfig, data) -> list[str]:
+    """The diagnosis a fit would give a stationary sample, from the loaded data's model-free
+    decay times per age window as the ``twotime`` step computes them
+    (:func:`homodyne.diagnosis.stationary_from_ageing`), with its remedy.  Not asked where
+    the decay is not inside the frames (the ``frames`` check): the decay times of such data
+    say nothing about ageing."""
+    age = twotime.ageing(data.c2, data.pair_ok, data.t, data.dt, ds.twotime.age_windows)
+    found = diagnosis.stationary_from_ageing(age.decay_time, ds.analysis.mode,
+                                             ds.analysis.fixed)
+    if found is None:
+        return []
+    return [f"{found['finding']}; remedy ({quality.REMEDY_WHERE}): {found['remedy_text']}"]
 
 
 def validate(config_path: str | Path) -> Report:

@@ -55,13 +55,18 @@ class DatasetVerdict:
 
 
 def first_reason(record: Mapping | None) -> str:
-    """The first reason with the verdict's own severity: a ``failed`` verdict names a reason
-    that failed, not the first warning that happens to precede it."""
+    """What to read first: the first diagnosis with its remedy, unless a reason of the
+    verdict's own severity is left unexplained by every diagnosis; then that reason (a
+    ``failed`` verdict names a reason that failed, not the first warning before it)."""
     record = record or {}
     worst = record.get("verdict")
+    diagnoses = record.get("diagnosis", [])
+    explained = {label for d in diagnoses for label in d["explains"]}
     for r in record.get("reasons", []):
-        if r.get("severity") == worst:
+        if r.get("severity") == worst and quality.label(r) not in explained:
             return f"[{worst}] {r.get('message', '')}"
+    for d in diagnoses[:1]:
+        return f"[{worst}] {d['finding']}; remedy: {d['remedy_text']}"
     return "no check fired" if worst == quality.OK else ""
 
 

@@ -210,3 +210,22 @@ def test_run_method_both_with_cmc_disabled_fits_nlsq_only(dataset, tmp_path):
                  str(out)]) == 0
     assert (out / "demo/nlsq/nlsq_results.json").exists()
     assert not (out / "demo/cmc").exists()
+
+
+def test_chains_that_disagree_go_on_before_the_shard_reports(dataset, tmp_path, cache):
+    """Three warmup iterations from overdispersed starts leave R-hat above 1.05: the shard's
+    chains continue (twice the warmup and draws, thinned back) before the posterior is
+    written, and the file records how often; a shard that converges does not continue."""
+    _, data, analysis, nlsq = dataset
+    short = CMCConfig(shards=1, chains=4, warmup=3, samples=8, seed=5)
+    (shard,) = make_shards(data, nlsq, short, tmp_path / "s", analysis=analysis)
+    post = read_posterior(sample_shard(shard, short, tmp_path / "short.nc", cache_dir=cache))
+    assert post.attrs["continuations"] >= 1
+    assert post.draws.shape[:2] == (4, 8)  # the configured shape, whatever it took
+    report = combine([post.path], short, [shard]).shards[0]
+    assert report.continuations == post.attrs["continuations"]
+
+
+def test_converged_chains_do_not_continue(runs):
+    full, *_ = runs
+    assert full.attrs["continuations"] == 0

@@ -183,3 +183,20 @@ def test_imported_2x_config_validates_against_its_data(tmp_path):
     assert row.phi == (0.0, 90.0, 180.0) and row.frames == (1, 30)
     assert row.n_free == 7 - 1 + 2 * 3  # gamma_dot_t_offset fixed; individual scaling
     assert row.n_shards == 1  # 3 * 29 * 28 / 2 points: one shard
+
+
+@pytest.mark.parametrize("alpha, diagnosed", [(0.0, True), (-1.0, False)])
+def test_a_stationary_matrix_gets_the_diagnosis_before_any_fit(tmp_path, alpha, diagnosed):
+    """A sample whose decay does not change with age (alpha = 0) is diagnosed by validate
+    with the remedy a fit's diagnosis gives (fix alpha and D_offset); an ageing one is not."""
+    path = simulate(tmp_path / "s.h5", mode="static", phi=[0.0], n_frames=120, dt=0.1,
+                    q=0.0054, params={"D0": 2.0e3, "alpha": alpha, "D_offset": 0.0},
+                    contrast=0.3, noise=0.002, seed=4)
+    report = validate(_config(tmp_path / "c.yaml", [{"name": "s", "file": str(path),
+                                                     "q": 0.0054}]))
+    assert report.ok, report.problems
+    found = [w for w in report.warnings if "stationary within noise" in w]
+    assert bool(found) is diagnosed, report.warnings
+    if diagnosed:
+        assert "analysis: {fixed: [alpha, D_offset], initial: {alpha: 0.0, D_offset: 0.0}}" \
+            in found[0]

@@ -70,6 +70,9 @@ class ShardReport:
     ess_tail_min: float
     mean: np.ndarray
     sd: np.ndarray
+    continuations: int = 0
+    """How often the shard's chains went on because R-hat was high
+    (:data:`homodyne.cmc.sample.CONTINUATIONS`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,6 +218,7 @@ def _report(post: ShardPosterior, reason: str | None) -> ShardReport:
         ess_bulk_min=diag.get("ess_bulk_min", np.nan),
         ess_tail_min=diag.get("ess_tail_min", np.nan),
         mean=flat.mean(axis=0), sd=flat.std(axis=0, ddof=1),
+        continuations=int(post.attrs.get("continuations", 0)),
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -40,6 +41,7 @@ from homodyne.cmc.shard import Shard, read_shard
 from homodyne.config import CMCConfig
 from homodyne.errors import FitError
 from homodyne.io import write_atomic
+from homodyne.quality import ESS_MIN, R_HAT_WARNING
 from homodyne.runtime import require_float64, use_compilation_cache
 
 log = logging.getLogger(__name__)
@@ -152,24 +154,55 @@ def _padded(shard: Shard) -> tuple:
             extend(problem.mask, False))
 
 
-def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
-    """Draws ``(chains, samples, n_sampled)`` in physical units, NUTS statistics, and the
-    seconds spent tracing and compiling (or loading the program from the cache).
+CONTINUATIONS = 2
+"""Chains with R-hat above :data:`homodyne.quality.R_HAT_WARNING` or a bulk or tail ESS
+below :data:`homodyne.quality.ESS_MIN` go on from where they stopped, with twice the warmup
+and twice the draws of the previous run (thinned to the configured number, so a shard's
+posterior keeps its shape), at most this many times and only while R-hat falls or the ESS
+grows: the budget is 1 + 2 + 4 = 7 times the configured iterations, spent only by a shard
+that needs it and is helped by it.  Slow mixing along a curved valley or an overdispersed
+chain still on its way is cured by time; a second mode or a degenerate pair is not, and
+then the verdict reports R-hat after the continuations, with the diagnosis of the cause."""
+
+
+def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float, int]:
+    """Draws ``(chains, samples, n_sampled)`` in physical units, NUTS statistics, the
+    seconds spent tracing and compiling (or loading the program from the cache), and the
+    number of continuations (:data:`CONTINUATIONS`) it took.
 
     Raises:
         FitError: the log density is not finite at the start.
     """
-    run = _sampler(build_model(shard, cfg.sample_sigma), cfg,
-                   inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass),
-                   Progress(f"shard {shard.index}", cfg.chains, cfg.warmup, cfg.samples))
-    keys = jax.random.split(jax.random.PRNGKey(shard.seed), cfg.chains)
+    model = build_model(shard, cfg.sample_sigma)
+    inverse_mass = inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass)
     starts = initial_values(shard, cfg.sample_sigma, cfg.chains, shard.seed)
-    (initial_energy, trace), compile_seconds = run(keys, starts, _padded(shard))
-    z, diverging, n_steps, step, accept, energy, pe = trace
-    if not np.all(np.isfinite(initial_energy)):
-        raise FitError("the log density is not finite at the start of a chain (the NLSQ "
-                       "values or an overdispersed start around them)")
-    draws = to_physical(shard, z["u"], z.get("w"))
+    data, compile_seconds, r_hat, ess = _padded(shard), 0.0, np.inf, 0.0
+    for k in range(CONTINUATIONS + 1):
+        run_cfg = replace(cfg, warmup=cfg.warmup * 2**k, samples=cfg.samples * 2**k)
+        label = f"shard {shard.index}" + (f" (continuation {k})" if k else "")
+        run = _sampler(model, run_cfg, inverse_mass, Progress(label, cfg.chains,
+                                                              run_cfg.warmup, run_cfg.samples))
+        key = jax.random.PRNGKey(shard.seed)
+        keys = jax.random.split(jax.random.fold_in(key, k) if k else key, cfg.chains)
+        (initial_energy, trace), seconds = run(keys, starts, data)
+        compile_seconds += seconds
+        if not np.all(np.isfinite(initial_energy)):
+            raise FitError("the log density is not finite at the start of a chain (the NLSQ "
+                           "values or an overdispersed start around them)")
+        trace = jax.tree.map(lambda x, k=k: x[:, 2**k - 1::2**k], trace)
+        draws = to_physical(shard, trace[0]["u"], trace[0].get("w"))
+        diag, previous = chain_diagnostics(draws), (r_hat, ess)
+        r_hat, ess = diag["r_hat_max"], min(diag["ess_bulk_min"], diag["ess_tail_min"])
+        converged = not r_hat > R_HAT_WARNING and not ess < ESS_MIN
+        helped = r_hat < previous[0] or ess > previous[1]
+        if converged or not helped or k == CONTINUATIONS:
+            break
+        log.info("shard %d: R-hat %.3f (limit %g), smallest ESS %.0f (limit %d) after %d "
+                 "warmup + %d draws per chain: continuing with %d + %d", shard.index, r_hat,
+                 R_HAT_WARNING, ess, ESS_MIN, run_cfg.warmup, run_cfg.samples,
+                 2 * run_cfg.warmup, 2 * run_cfg.samples)
+        starts = jax.tree.map(lambda x: np.asarray(x[:, -1]), trace[0])
+    _, diverging, n_steps, step, accept, energy, pe = trace
     n_steps = n_steps.astype(np.int64)
     stats = {
         "diverging": diverging.astype(bool),
@@ -180,7 +213,7 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float]:
         "energy": energy.astype(np.float64),
         "lp": -pe.astype(np.float64),
     }
-    return draws, stats, compile_seconds
+    return draws, stats, compile_seconds, k
 
 
 def _unusable(shard: Shard) -> str | None:
@@ -229,7 +262,8 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     Returns:
         ``out``.  Root attributes: shard ``index``, ``n_shards``, ``n_points``, ``seconds``
         (all of it), ``compile_seconds`` (tracing and compiling, or loading from the cache),
-        ``seed``, ``chain_layout``, ``error`` (empty unless sampling was impossible) and
+        ``seed``, ``continuations`` (:data:`CONTINUATIONS`), ``chain_layout``, ``error``
+        (empty unless sampling was impossible) and
         ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
 
     Raises:
@@ -242,10 +276,10 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     names = sampled_names(shard, cfg.sample_sigma)
     began = time.perf_counter()
     error = _unusable(shard)
-    compile_seconds = 0.0
+    compile_seconds, continuations = 0.0, 0
     if error is None:
         try:
-            draws, stats, compile_seconds = _run_nuts(shard, cfg)
+            draws, stats, compile_seconds, continuations = _run_nuts(shard, cfg)
         except FitError as exc:
             error = f"NUTS could not start: {exc}"
     if error is not None:
@@ -256,6 +290,7 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
     attrs = {
         "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
         "seconds": seconds, "compile_seconds": compile_seconds, "seed": shard.seed,
+        "continuations": continuations,
         "mode": shard.problem.mode,
         "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
         "error": error or "",

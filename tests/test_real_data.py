@@ -1,0 +1,80 @@
+"""The two measured matrices of tests/data/real, as a new user runs them (issue 21, item 3):
+import, the config `homodyne config` writes, a run; the verdict names one cause and one
+remedy; the remedy pasted under the dataset's entry, a second run ends `ok` or a `warning`
+whose one diagnosis is a property of the data.
+
+CHX: q 0.005 1/Å, dt 0.1 s; yolk plasma: q 0.022, dt 0.1 s (tests/data/real/README.md),
+stored as c2 - 1 with triangles that disagree (import one triangle, add the baseline), as
+README "Can I trust this fit?" says.  The first run is NLSQ only (what it diagnoses needs
+no posterior; the posterior of a degenerate valley is slow to sample, which is why the
+remedy comes first); the second is the default `--method both` with the template's CMC
+settings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from homodyne import layout
+from homodyne.cli import main
+
+REAL = Path(__file__).parent / "data" / "real"
+STATIONARY = "analysis: {fixed: [alpha, D_offset], initial: {alpha: 0.0, D_offset: 0.0}}"
+
+CASES = {
+    "chx": ["chx_two_time.npy", "--q", "0.005", "--dt", "0.1"],
+    "yolk": ["yolk_plasma_two_time.npy", "--q", "0.022", "--dt", "0.1", "--triangle", "upper",
+             "--add-baseline", "1.0"],
+}
+
+
+def _summary(out: Path, name: str) -> dict:
+    return json.loads(Path(layout.dataset(out, name).summary).read_text())
+
+
+def _paste(config: Path, name: str, line: str) -> None:
+    """Put ``line`` under the dataset's entry, as a user pastes the printed remedy."""
+    text = config.read_text()
+    entry = f"  - name: {name}"
+    head, tail = text.split(entry, 1)
+    first, rest = tail.split("\n", 1)
+    config.write_text(f"{head}{entry}{first}\n    {line}\n{rest}")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_real_matrix_reaches_a_usable_answer_by_one_printed_remedy(name, tmp_path, capsys):
+    args = CASES[name]
+    h5 = tmp_path / f"{name}.h5"
+    assert main(["import-matrix", str(REAL / args[0]), *args[1:], "--out", str(h5)]) == 0
+    config = tmp_path / f"{name}.yaml"
+    assert main(["config", "--mode", "static", "--datasets", str(h5), "--out",
+                 str(config)]) == 0
+    assert "  dt: 0.1 " in config.read_text()  # the frame time of both (CHANGE ME: right here)
+
+    # 1. the defaults: one cause (stationary within noise), one remedy, printed
+    main(["run", str(config), "--output", str(tmp_path / "first")])
+    printed = capsys.readouterr().out
+    first = _summary(tmp_path / "first", name)["quality"]
+    assert first["verdict"] != "ok"
+    assert [d["cause"] for d in first["diagnosis"]] == ["degenerate_alpha"]
+    (diagnosis,) = first["diagnosis"]
+    assert diagnosis["remedy_text"] == STATIONARY
+    assert f"remedy (paste under the dataset's entry in the config): {STATIONARY}" in printed
+    explained = set(diagnosis["explains"])
+    assert {f"{r['check']} {r['parameter']}" if r["parameter"] else r["check"]
+            for r in first["reasons"]} <= explained  # nothing left with its own hint
+    assert "widen the bound" not in printed and "narrow the bounds" not in printed
+
+    # 2. the remedy pasted once: ok, or a warning that is a property of the data
+    _paste(config, name, diagnosis["remedy_text"])
+    main(["run", str(config), "--method", "both", "--output", str(tmp_path / "second")])
+    second = _summary(tmp_path / "second", name)["quality"]
+    assert second["verdict"] in ("ok", "warning"), second
+    if second["verdict"] == "warning":
+        (d,) = second["diagnosis"]
+        assert d["remedy"] == {} and "property of the data" in d["finding"]
+        assert {f"{r['check']} {r['parameter']}" if r["parameter"] else r["check"]
+                for r in second["reasons"]} <= set(d["explains"])
