@@ -182,6 +182,30 @@ def degenerate_power_law(fit: Fit, reasons: Sequence[Mapping]) -> list[dict]:
     return out
 
 
+SCALING = ("contrast", "offset")
+"""The per-angle scaling parameters (``contrast_<k>``, ``offset_<k>``)."""
+
+
+def scaling_tradeoff(fit: Fit, reasons: Sequence[Mapping]) -> dict | None:
+    """Contrast and offset of an angle trading off (correlated, unidentified or at a bound),
+    or the data check ``frames``: the decay does not reach its baseline inside the frames,
+    so where c2 levels off is not in the data.  A property of the data; the physical
+    parameters, which the decay's start determines, are not affected unless named."""
+    seen = [r for r in reasons if r["check"] == "frames" or (
+        r["check"] in ("correlated", "unidentified", "at_bound")
+        and str(r.get("parameter")).startswith(SCALING))]
+    if not seen:
+        return None
+    angles = sorted({str(r["parameter"]).rsplit("_", 1)[-1] for r in seen
+                     if r.get("parameter")})
+    where = f" (angle index {', '.join(angles)})" if angles else ""
+    return diagnosis("slow_decay", (
+        f"the decay does not reach its baseline within the frames{where}: contrast and "
+        "offset trade off because where c2 levels off is not in the data. This is a "
+        "property of the data (a longer measurement, or frames of a later time, would "
+        "separate them), which no setting changes"), {}, seen)
+
+
 def bound_too_narrow(fit: Fit, reasons: Sequence[Mapping]) -> list[dict]:
     """A parameter at a bound of an otherwise good fit: the data lie beyond the bound."""
     out = []
@@ -260,9 +284,11 @@ def sampling(fit: Fit, reasons: Sequence[Mapping]) -> dict | None:
 
 
 CAUSES: tuple[Callable[[Fit, Sequence[Mapping]], dict | list[dict] | None], ...] = (
-    degenerate_power_law, bound_too_narrow, skewed_uncertainty, local_minimum, sampling)
+    degenerate_power_law, scaling_tradeoff, bound_too_narrow, skewed_uncertainty,
+    local_minimum, sampling)
 """Tried in this order after :func:`model_mismatch`: a degeneracy explains the bounds and
-the sampler's trouble along its valley; a bound explains the misfit it forces."""
+the sampler's trouble along its valley; a baseline outside the data explains the scaling's
+bounds; a bound explains the misfit it forces."""
 
 
 def diagnose(reasons: Sequence[Mapping], nlsq: Mapping,

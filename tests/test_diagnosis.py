@@ -192,3 +192,12 @@ def test_a_skewed_uncertainty_alone_is_a_property_of_the_data():
     assert "property of the data" in d["finding"] and "Bayesian interval" in d["finding"]
     (d,) = diagnosis.diagnose(skew, record)  # NLSQ only: run the Bayesian step
     assert "--method both" in d["finding"]
+
+
+def test_contrast_and_offset_trading_off_is_a_slow_decay_not_a_bound_to_widen():
+    record = nlsq_record(values={"alpha": 0.5}, sigma={"alpha": 0.01})
+    reasons = [r("correlated", "contrast_2", partner="offset_2"), r("at_bound", "offset_2"),
+               r("unidentified", "offset_2")]
+    (d,) = diagnosis.diagnose(reasons, record)
+    assert d["cause"] == "slow_decay" and d["remedy"] == {}
+    assert "angle index 2" in d["finding"] and "baseline" in d["finding"]
