@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 from conftest import ROOT
 
+from homodyne import layout
 from homodyne.cli import main
 from homodyne.config import load_config
 from homodyne.data import simulate
@@ -99,3 +101,38 @@ def test_the_one_test_commands_name_real_tests():
         done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert done.returncode == 0, (line, done.stdout[-2000:])
+
+
+def test_the_results_tree_lists_every_result_file_of_a_dataset():
+    """The tree under "A five-minute tour" names every file and folder the layout gives a
+    dataset (``data/loaded.h5`` is temporary: deleted when the run no longer needs it)."""
+    tree = README.split("```\nresults/demo/\n", 1)[1].split("```", 1)[0]
+    out = layout.dataset("results", "demo")
+    names = [name for name, value in vars(type(out)).items() if isinstance(value, property)]
+    for name in names:
+        path = Path(getattr(out, name)).relative_to("results/demo")
+        if path == Path("data/loaded.h5"):
+            continue
+        assert (path.name in tree or path.stem in tree) and path.parts[0] in tree, path
+
+
+def _report_parts() -> set[str]:
+    """The subcategories of a dataset's section of the report, as the rules file them."""
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    parts = set(re.findall(r'category="\{ds\}",\s*subcategory="([^"]+)"', rules))
+    function = rules.split("def figure_subcategory", 1)[1].split("\ndef ", 1)[0]
+    return parts | set(re.findall(r'return "([^"]+)" if .* else "([^"]+)"', function)[0])
+
+
+def test_the_readme_and_the_report_front_page_name_the_report_parts():
+    """README "The report" and the report's front page (workflow/report/workflow.rst) list
+    exactly the parts a dataset's section has, and say how many."""
+    parts = _report_parts()
+    assert parts == {"Tables", "NLSQ", "Bayesian (CMC)", "Model-free views"}
+    count = {3: "three", 4: "four", 5: "five"}[len(parts)]
+    section = README.split("\n## The report\n", 1)[1].split("\n## ", 1)[0]
+    front = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    for text, bullet in ((section, "-"), (front, r"\*")):
+        assert f"with {count} parts" in text
+        listed = re.findall(rf"^{bullet} \*\*(.+?)\*\*", text, re.M)
+        assert set(listed) == parts, listed

@@ -525,6 +525,11 @@ def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run,
         assert "Nothing to be done" in result.stdout + result.stderr
     else:
         assert job_counts(result.stdout + result.stderr) == {"all": 1, **expected}
+        # the reason lines show a short hash per section, never the settings (README)
+        reasons = [line for line in (result.stdout + result.stderr).splitlines()
+                   if "Params have changed" in line]
+        assert reasons and all("{" not in line and len(line) < 600 for line in reasons), (
+            reasons)
 
 
 def test_summary_reports_the_settings_its_results_record(demo_run):
