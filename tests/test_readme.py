@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -136,3 +138,35 @@ def test_the_readme_and_the_report_front_page_name_the_report_parts():
         assert f"with {count} parts" in text
         listed = re.findall(rf"^{bullet} \*\*(.+?)\*\*", text, re.M)
         assert set(listed) == parts, listed
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], "results/report.html"),
+    (["--configfile", "config/config.yaml"], "results/report.html"),
+    (["--configfile", "chx.yaml", "--cores", "2"], "results/report_chx.html"),
+    (["-n", "--configfile=runs/yolk.yaml"], "results/report_yolk.html"),
+    (["--configfiles", "a.yaml", "b.yml", "-R", "x.nc"], "results/report_a+b.html"),
+    (["--configfile", "mine/config.yaml"], "results/report_config.html"),
+])
+def test_the_report_is_named_after_the_config(args, expected):
+    """Another config's report never overwrites the demo's (results/report.html)."""
+    assert layout.report("results", layout.config_files(args)) == expected
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_report_writes_the_report_of_another_config_beside_the_demos():
+    """`make report SNAKEMAKE_ARGS="--configfile my.yaml"` as the README writes it (make -n:
+    the commands are printed, not run)."""
+    assert 'make report SNAKEMAKE_ARGS="--configfile my.yaml"' in README
+    assert "results/report_my.html" in README
+
+    def commands(*extra: str) -> str:
+        done = subprocess.run(["make", "-n", "report", f"PY={sys.executable}", *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("mkdir -p results", 1)[1]
+
+    mine = commands("SNAKEMAKE_ARGS=--configfile my.yaml")
+    assert "--report results/.report_my.tmp.html" in mine
+    assert "mv -f results/.report_my.tmp.html results/report_my.html" in mine
+    assert "mv -f results/.report.tmp.html results/report.html" in commands()
