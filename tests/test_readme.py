@@ -14,6 +14,7 @@ from conftest import ROOT
 
 from homodyne import layout
 from homodyne.cli import main
+from homodyne.cmc.shard import resolve_shards
 from homodyne.config import load_config
 from homodyne.data import simulate
 
@@ -170,3 +171,23 @@ def test_make_report_writes_the_report_of_another_config_beside_the_demos():
     assert "--report results/.report_my.tmp.html" in mine
     assert "mv -f results/.report_my.tmp.html results/report_my.html" in mine
     assert "mv -f results/.report.tmp.html results/report.html" in commands()
+
+
+def test_the_demo_is_described_as_config_yaml_has_it():
+    """README and benchmarks/README.md state the demo's NUTS settings and shard count as
+    config/config.yaml and the demo data give them (a config change must update both)."""
+    ds = load_config(ROOT / "config" / "config.yaml").datasets[0]
+    rule = (ROOT / "workflow" / "rules" / "load.smk").read_text()
+    angles = len(re.search(r"phi=\[([^\]]*)\]", rule).group(1).split(","))
+    frames = int(re.search(r"n_frames=(\d+)", rule).group(1))
+    fitted = frames - 1  # t = 0 is dropped
+    points = angles * fitted * (fitted - 1) // 2
+    shards = resolve_shards(ds.cmc, ds.analysis.mode, points, fitted // 2)
+    nuts = f"{ds.cmc.chains} chains × ({ds.cmc.warmup} + {ds.cmc.samples})"
+    tour = README.split("\n## A five-minute tour\n", 1)[1].split("It writes:", 1)[0]
+    assert f"{angles} angles × {fitted} frames" in tour
+    assert f"NUTS on {shards} shard{'s' * (shards > 1)}, {nuts}" in tour
+    bench = (ROOT / "benchmarks" / "README.md").read_text()
+    today = bench.split("**The demo today**", 1)[1].split("\n\n", 1)[0]
+    assert (f"`config/config.yaml`: {ds.analysis.mode} {angles} × {frames}, {shards} "
+            f"shard{'s' * (shards > 1)}, {nuts}") in today
