@@ -31,6 +31,7 @@ export FIND_PYTHON
 help:
 	@echo "make run          set up .venv if needed, then run the workflow on the built-in demo"
 	@echo "make report       results/report.html: figures, tables, captions of the finished run"
+	@echo "                  (with SNAKEMAKE_ARGS='--configfile my.yaml': results/report_my.html)"
 	@echo "make test         set up .venv if needed, then run the test suite"
 	@echo "make lint         ruff, snakefmt --check, snakemake --lint, config/README.md up to date"
 	@echo "make fmt          snakefmt the Snakefile and workflow/rules"
@@ -62,13 +63,17 @@ run: $(STAMP)
 	@echo "Results: results/<dataset>/ (nlsq/, cmc/, twotime/, analysis_summary.json)"
 	@echo "Figures: results/<dataset>/plots/   Logs: logs/<dataset>/   Report: make report"
 
-# Snakemake's self-contained HTML report of the finished run, written beside and then renamed
-# onto results/report.html, so an interrupted report never looks finished.
+# Snakemake's self-contained HTML report of the finished run: results/report.html for the demo,
+# results/report_<config>.html for SNAKEMAKE_ARGS='--configfile <config>.yaml' (so another
+# config's report never overwrites the demo's; homodyne.layout.report). Written beside and then
+# renamed, so an interrupted report never looks finished.
+REPORT = $(shell $(PY) -m homodyne.layout report $(SNAKEMAKE_ARGS))
+REPORT_TMP = $(dir $(REPORT)).$(basename $(notdir $(REPORT))).tmp.html
 report: $(STAMP)
 	@mkdir -p results
-	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS) --report results/.report.tmp.html
-	@mv -f results/.report.tmp.html results/report.html
-	@echo "Report: results/report.html (open it in a browser)"
+	$(VENV)/bin/snakemake --profile profiles/local $(SNAKEMAKE_ARGS) --report $(REPORT_TMP)
+	@mv -f $(REPORT_TMP) $(REPORT)
+	@echo "Report: $(REPORT) (open it in a browser)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

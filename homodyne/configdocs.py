@@ -163,7 +163,7 @@ def render(schema: Mapping | None = None) -> str:
         "A list with one entry per HDF5 file and q. Each entry:",
         "",
         *_table({k: v for k, v in dataset["properties"].items() if "$ref" not in v}, schema,
-                {}, dataset.get("required", ())),
+                dataset["properties"], dataset.get("required", ())),
         "",
         "An entry may also carry its own " + ", ".join(
             f"`{k}`" for k, v in dataset["properties"].items() if "$ref" in v)

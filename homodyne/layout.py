@@ -18,6 +18,8 @@ ask this module for paths, so the layout is written down once::
                                                     the summary as pages (``make report``)
     <root>/plots/datasets_parameters.png            parameters across datasets
     <root>/verdicts.html                            the verdict of every dataset
+    <root>/report.html                              ``make report`` of the demo config;
+    <root>/report_<config>.html                     of ``--configfile <config>.yaml``
 
 ``name`` may be a Snakemake wildcard such as ``"{ds}"`` and a shard index ``"{k}"``: the
 same properties then give the rules' path patterns.
@@ -25,6 +27,8 @@ same properties then give the rules' path patterns.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +165,44 @@ def verdicts_table(root: str | Path) -> str:
     return str(Path(root, "verdicts.html"))
 
 
+DEMO_CONFIG = Path("config", "config.yaml")
+"""The config Snakemake reads without ``--configfile`` (the demo's)."""
+
+
+def report(root: str | Path, config_files: Sequence[str | Path] = ()) -> str:
+    """The HTML report of a run on ``config_files`` (``make report``): ``report.html`` for
+    the demo's config, else named after the configs (``report_chx.html`` for
+    ``--configfile chx.yaml``, ``report_a+b.html`` for two), so that the report of another
+    config never overwrites the demo's, nor one config's report another's."""
+    files = [Path(f) for f in config_files]
+    if all(f.resolve() == DEMO_CONFIG.resolve() for f in files):
+        return str(Path(root, "report.html"))
+    return str(Path(root, "report_" + "+".join(f.stem for f in files) + ".html"))
+
+
+def config_files(snakemake_args: Sequence[str]) -> list[str]:
+    """The config files named on a Snakemake command line (``--configfile`` or
+    ``--configfiles``, each followed by one or more files, or ``--configfile=FILE``)."""
+    files, taking = [], False
+    for arg in snakemake_args:
+        option, eq, value = arg.partition("=")
+        if option in ("--configfile", "--configfiles"):
+            taking = not eq
+            files += [value] if eq else []
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            files.append(arg)
+    return files
+
+
 def shard_indices(shard_files) -> list[int]:
     """Indices of shard files named as :meth:`DatasetLayout.shard` names them, sorted."""
     return sorted(int(Path(f).stem.rsplit("_", 1)[1]) for f in shard_files)
+
+
+if __name__ == "__main__":
+    # `python -m homodyne.layout report SNAKEMAKE_ARGS...`: the report path for the Makefile.
+    if sys.argv[1:2] != ["report"]:
+        sys.exit("usage: python -m homodyne.layout report [snakemake arguments]")
+    print(report("results", config_files(sys.argv[2:])))

@@ -5,8 +5,11 @@ exactly what a change made stale.  So every step declares the settings it reads,
 with those of the steps upstream of it (a step's output depends on them through its input),
 and
 
-* the workflow passes :func:`settings_json` as a rule ``params``: Snakemake's ``params``
-  rerun trigger then reruns a step whose settings changed, and everything below it;
+* the workflow passes :func:`settings_digest` as a rule ``params``: Snakemake's ``params``
+  rerun trigger then reruns a step whose settings changed, and everything below it (a
+  digest, not the settings themselves: Snakemake prints the value of a changed ``params``
+  before and now on every reason line of a dry run, and a short hash per config section
+  shows which section changed where the whole JSON buried it);
 * each result file records :func:`step_settings` of the step that wrote it, and the summary
   reports those records, never the current config.
 
@@ -21,6 +24,7 @@ and that every key of a dataset entry and of the ``twotime`` section reaches a s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
@@ -111,6 +115,23 @@ def step_settings(ds: DatasetConfig, step: str, plots: Mapping | None = None) ->
     return out
 
 
-def settings_json(ds: DatasetConfig, step: str, plots: Mapping | None = None) -> str:
-    """:func:`step_settings` as canonical JSON: the rule ``params`` Snakemake compares."""
-    return json.dumps(step_settings(ds, step, plots), sort_keys=True)
+DIGEST_LENGTH = 8
+"""Hex digits of one section's hash in :func:`settings_digest` (32 bits: two different
+settings of a section share a digest with probability 2⁻³²)."""
+
+
+def settings_digest(ds: DatasetConfig, step: str, plots: Mapping | None = None) -> str:
+    """:func:`step_settings` as one short line, ``section:hash`` per config section in
+    order of name (``analysis:1f0c9a2e data:…``): the rule ``params`` Snakemake compares.
+
+    It changes exactly when the settings change, and a dry run's reason line then shows
+    which section's hash differs, before and now, instead of every setting twice.
+    """
+    return " ".join(
+        f"{section}:{_hash(values)}"
+        for section, values in sorted(step_settings(ds, step, plots).items()))
+
+
+def _hash(values) -> str:
+    text = json.dumps(values, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]

@@ -181,6 +181,10 @@ def _datasets(schema: Mapping, datasets: Sequence[Dataset]) -> list[str]:
                                    f"{comment}; default {default}"))
             else:
                 lines.append(_line(4, f"{key}: {scalar(value)}", comment))
+        spec = keys["mask_nonfinite"]
+        lines.append(_line(4, f"# mask_nonfinite: {scalar(not spec['default'])}",
+                           f"{_comment('mask_nonfinite', spec)}; default "
+                           f"{scalar(spec['default'])}"))
         lines.append(_line(4, "# analysis: {per_angle_mode: individual}",
                            "per-dataset override of any analysis, nlsq or cmc key"))
     return lines

@@ -1,8 +1,10 @@
 import dataclasses
 
 import pytest
+from conftest import ROOT
 
 from homodyne import params
+from homodyne.config import SCHEMA_PATH, read_yaml
 
 
 def test_modes_have_spec_order():
@@ -50,3 +52,15 @@ def test_registry_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.parameters("static")[0].default = 5.0
     assert isinstance(params.parameters("static"), tuple)
+
+
+def test_every_alias_is_accepted_by_the_schema_and_explained():
+    """The 2.x mode names: in the schema's enum, named in its description of `mode` (so in
+    config/README.md), in the README's and docs/physics.md's account of the models."""
+    mode = read_yaml(SCHEMA_PATH)["$defs"]["analysis"]["properties"]["mode"]
+    readme = (ROOT / "README.md").read_text().split("\n## The models\n", 1)[1]
+    physics = (ROOT / "docs" / "physics.md").read_text()
+    for alias, canonical in params.ALIASES.items():
+        assert alias in mode["enum"] and alias in mode["description"]
+        assert f"names of {canonical}" in mode["description"]
+        assert f"`{alias}`" in readme and f"`{alias}`" in physics

@@ -236,6 +236,27 @@ def test_wrong_parameter_count_is_a_clear_error():
         compute_c2("laminar_flow", STATIC, np.arange(5.0), [0.0], q=0.01, dt=0.1)
 
 
+@pytest.mark.parametrize("mode", ["static", "heterodyne"])
+def test_D_is_twice_the_stokes_einstein_diffusion_coefficient(mode):
+    """docs/physics.md, "D and the textbook diffusion coefficient": for stationary Brownian
+    motion (alpha = 0, no offset, one component), g1 = exp(-q^2 D tau / 2), which is the
+    textbook g1 = exp(-q^2 D_SE tau) with D_SE = D / 2."""
+    D, q, dt = 6.0e4, 0.004, 0.05
+    t = np.arange(1, 41) * dt  # from dt: the heterodyne power term is 0 at t = 0
+    if mode == "static":
+        p = [D, 0.0, 0.0]
+    else:  # the sample component alone: fs = f0 = 1 at all times, J_s = D0_sample
+        p = [1e3, 0.0, 0.0, D, 0.0, 0.0, 1e3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    g1_squared = np.asarray(compute_c2(mode, p, t, [0.0], q=q, dt=dt, contrast=1.0,
+                                       offset=0.0))[0]
+    d_se = D / 2
+    tau = np.abs(t[:, None] - t[None, :])
+    textbook_g1 = np.exp(-q**2 * d_se * tau)
+    i, j = np.triu_indices(t.size, 1)
+    np.testing.assert_allclose(g1_squared[i, j], textbook_g1[i, j] ** 2, rtol=1e-9)
+    assert textbook_g1[0, -1] < 0.5  # the test spans a visible decay
+
+
 def test_alias_mode_accepted():
     s = SETUP["static"]
     np.testing.assert_array_equal(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ROOT
 
+from homodyne import layout
 from homodyne.cli import main
+from homodyne.cmc.shard import resolve_shards
 from homodyne.config import load_config
 from homodyne.data import simulate
 
@@ -99,3 +104,90 @@ def test_the_one_test_commands_name_real_tests():
         done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert done.returncode == 0, (line, done.stdout[-2000:])
+
+
+def test_the_results_tree_lists_every_result_file_of_a_dataset():
+    """The tree under "A five-minute tour" names every file and folder the layout gives a
+    dataset (``data/loaded.h5`` is temporary: deleted when the run no longer needs it)."""
+    tree = README.split("```\nresults/demo/\n", 1)[1].split("```", 1)[0]
+    out = layout.dataset("results", "demo")
+    names = [name for name, value in vars(type(out)).items() if isinstance(value, property)]
+    for name in names:
+        path = Path(getattr(out, name)).relative_to("results/demo")
+        if path == Path("data/loaded.h5"):
+            continue
+        assert (path.name in tree or path.stem in tree) and path.parts[0] in tree, path
+
+
+def _report_parts() -> set[str]:
+    """The subcategories of a dataset's section of the report, as the rules file them."""
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    parts = set(re.findall(r'category="\{ds\}",\s*subcategory="([^"]+)"', rules))
+    function = rules.split("def figure_subcategory", 1)[1].split("\ndef ", 1)[0]
+    return parts | set(re.findall(r'return "([^"]+)" if .* else "([^"]+)"', function)[0])
+
+
+def test_the_readme_and_the_report_front_page_name_the_report_parts():
+    """README "The report" and the report's front page (workflow/report/workflow.rst) list
+    exactly the parts a dataset's section has, and say how many."""
+    parts = _report_parts()
+    assert parts == {"Tables", "NLSQ", "Bayesian (CMC)", "Model-free views"}
+    count = {3: "three", 4: "four", 5: "five"}[len(parts)]
+    section = README.split("\n## The report\n", 1)[1].split("\n## ", 1)[0]
+    front = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    for text, bullet in ((section, "-"), (front, r"\*")):
+        assert f"with {count} parts" in text
+        listed = re.findall(rf"^{bullet} \*\*(.+?)\*\*", text, re.M)
+        assert set(listed) == parts, listed
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], "results/report.html"),
+    (["--configfile", "config/config.yaml"], "results/report.html"),
+    (["--configfile", "chx.yaml", "--cores", "2"], "results/report_chx.html"),
+    (["-n", "--configfile=runs/yolk.yaml"], "results/report_yolk.html"),
+    (["--configfiles", "a.yaml", "b.yml", "-R", "x.nc"], "results/report_a+b.html"),
+    (["--configfile", "mine/config.yaml"], "results/report_config.html"),
+])
+def test_the_report_is_named_after_the_config(args, expected):
+    """Another config's report never overwrites the demo's (results/report.html)."""
+    assert layout.report("results", layout.config_files(args)) == expected
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_report_writes_the_report_of_another_config_beside_the_demos():
+    """`make report SNAKEMAKE_ARGS="--configfile my.yaml"` as the README writes it (make -n:
+    the commands are printed, not run)."""
+    assert 'make report SNAKEMAKE_ARGS="--configfile my.yaml"' in README
+    assert "results/report_my.html" in README
+
+    def commands(*extra: str) -> str:
+        done = subprocess.run(["make", "-n", "report", f"PY={sys.executable}", *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("mkdir -p results", 1)[1]
+
+    mine = commands("SNAKEMAKE_ARGS=--configfile my.yaml")
+    assert "--report results/.report_my.tmp.html" in mine
+    assert "mv -f results/.report_my.tmp.html results/report_my.html" in mine
+    assert "mv -f results/.report.tmp.html results/report.html" in commands()
+
+
+def test_the_demo_is_described_as_config_yaml_has_it():
+    """README and benchmarks/README.md state the demo's NUTS settings and shard count as
+    config/config.yaml and the demo data give them (a config change must update both)."""
+    ds = load_config(ROOT / "config" / "config.yaml").datasets[0]
+    rule = (ROOT / "workflow" / "rules" / "load.smk").read_text()
+    angles = len(re.search(r"phi=\[([^\]]*)\]", rule).group(1).split(","))
+    frames = int(re.search(r"n_frames=(\d+)", rule).group(1))
+    fitted = frames - 1  # t = 0 is dropped
+    points = angles * fitted * (fitted - 1) // 2
+    shards = resolve_shards(ds.cmc, ds.analysis.mode, points, fitted // 2)
+    nuts = f"{ds.cmc.chains} chains × ({ds.cmc.warmup} + {ds.cmc.samples})"
+    tour = README.split("\n## A five-minute tour\n", 1)[1].split("It writes:", 1)[0]
+    assert f"{angles} angles × {fitted} frames" in tour
+    assert f"NUTS on {shards} shard{'s' * (shards > 1)}, {nuts}" in tour
+    bench = (ROOT / "benchmarks" / "README.md").read_text()
+    today = bench.split("**The demo today**", 1)[1].split("\n\n", 1)[0]
+    assert (f"`config/config.yaml`: {ds.analysis.mode} {angles} × {frames}, {shards} "
+            f"shard{'s' * (shards > 1)}, {nuts}") in today

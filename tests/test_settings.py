@@ -14,7 +14,7 @@ from homodyne.settings import (
     CMC_NUTS,
     CMC_SHARD,
     STEPS,
-    settings_json,
+    settings_digest,
     step_settings,
 )
 
@@ -37,7 +37,7 @@ def _changed_steps(**sections) -> set[str]:
     base, base_plots = _dataset()
     ds, plots = _dataset(**sections)
     return {s for s in STEPS
-            if settings_json(ds, s, plots) != settings_json(base, s, base_plots)}
+            if settings_digest(ds, s, plots) != settings_digest(base, s, base_plots)}
 
 
 def test_every_cmc_key_belongs_to_exactly_one_step():
@@ -69,21 +69,21 @@ def test_every_dataset_and_twotime_key_reaches_a_step():
     """A new key of a dataset entry or of the twotime section must be part of some step's
     identity, or changing it would rerun nothing."""
     ds, plots = _dataset()
-    text = " ".join(settings_json(ds, s, plots) for s in STEPS)
+    text = " ".join(json.dumps(step_settings(ds, s, plots)) for s in STEPS)
     read_elsewhere = {"name"}  # the dataset's folder, not a setting
     for f in fields(DatasetConfig):
         if f.name in ("analysis", "nlsq", "cmc", "twotime") or f.name in read_elsewhere:
             continue
         assert f'"{f.name}"' in text, f.name
     for f in fields(TwoTimeConfig):
-        assert f'"{f.name}"' in settings_json(ds, "twotime", plots), f.name
+        assert f'"{f.name}"' in json.dumps(step_settings(ds, "twotime", plots)), f.name
 
 
 def test_without_cmc_the_figures_and_summary_ignore_cmc_settings():
     ds, plots = _dataset(cmc={"enable": False})
     off = replace(ds, cmc=replace(ds.cmc, samples=999))
     for step in ("nlsq", "twotime", "plot", "summary"):
-        assert settings_json(off, step, plots) == settings_json(ds, step, plots)
+        assert settings_digest(off, step, plots) == settings_digest(ds, step, plots)
     assert "cmc_nuts" not in step_settings(ds, "summary")
 
 
@@ -92,9 +92,23 @@ def test_settings_are_plain_json_with_every_section():
     s = step_settings(ds, "plot", plots)
     assert set(s) == {"data", "filter", "analysis", "nlsq", "cmc_shard", "cmc_nuts",
                       "cmc_combine", "plots"}
-    assert json.loads(settings_json(ds, "plot", plots)) == s
+    assert json.loads(json.dumps(s)) == s
     assert s["data"] == {"file": "a.h5", "q": 0.005, "dt": 0.1, "frames": None,
                          "phi_ranges": None, "mask_nonfinite": False}
+
+
+def test_the_digest_is_short_and_names_the_section_that_changed():
+    """What a dry run prints for a step whose settings changed (its ``params``, before and
+    now): one short hash per section, never the settings themselves, and only the changed
+    section's hash differs."""
+    base, plots = _dataset()
+    ds, _ = _dataset(nlsq={"max_iterations": 50})
+    before, now = settings_digest(base, "plot", plots), settings_digest(ds, "plot", plots)
+    assert len(now) < 150 and "{" not in now and "max_iterations" not in now
+    changed = set(now.split()) - set(before.split())
+    assert [token.split(":")[0] for token in changed] == ["nlsq"]
+    assert [token.split(":")[0] for token in now.split()] == sorted(
+        step_settings(ds, "plot", plots))
 
 
 def test_unknown_step_is_refused():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,10 @@ import yaml
 
 from homodyne import params as registry
 from homodyne.cli import main
-from homodyne.config import parse_config, read_yaml
+from homodyne.cmc.priors import MAX_WIDTH_FRACTION, MIN_WIDTH_FRACTION
+from homodyne.config import SCHEMA_PATH, parse_config, read_yaml
 from homodyne.data import simulate
+from homodyne.search import LOCAL_STARTS
 from homodyne.templates import PLACEHOLDER_FILE, generate, scalar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +50,63 @@ def test_every_key_is_explained_on_its_line(mode):
     unexplained = [line for line in keyed if " # " not in line]
     assert keyed and not unexplained
     assert "CHANGE ME" in text.split("file:")[1].splitlines()[0]  # the placeholder is marked
+
+
+def _descriptions(schema) -> dict[str, str]:
+    """Every key's description in the schema, by dotted name."""
+    out = {}
+    for section in ("analysis", "nlsq", "cmc"):
+        for key, spec in schema["$defs"][section]["properties"].items():
+            out[f"{section}.{key}"] = spec.get("description", "")
+    for key, spec in schema["properties"]["datasets"]["items"]["properties"].items():
+        out[f"datasets.{key}"] = spec.get("description", "")
+    for section in ("twotime", "plots", "workflow"):
+        for key, spec in schema["properties"][section]["properties"].items():
+            out[f"{section}.{key}"] = spec.get("description", "")
+    return out
+
+
+def test_no_description_states_a_default_by_hand():
+    """Defaults come from the schema's ``default`` (filled in by validation, shown by the
+    template and config/README.md), never from a description's words, which would not
+    follow a change of the default."""
+    stated = {k: d for k, d in _descriptions(read_yaml(SCHEMA_PATH)).items()
+              if re.search(r"\bdefaults? (?:is |of )?(?:true|false|null|-?\d)", d)}
+    assert not stated
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_default_a_comment_states_is_the_default(mode):
+    """A line `key: value  # ...; default X` (or its commented-out example) of the template
+    states the default validation fills in."""
+    text = generate(mode)
+    filled = parse_config(_minimal(mode)).raw
+    entry = filled["datasets"][0]
+    checked = 0
+    for line in text.splitlines():
+        m = re.match(r"\s*(?:- |# )?(\w+): .* # .*\bdefault (true|false|null|-?[\d.e+-]+)$",
+                     line)
+        if m:
+            key, stated = m.groups()
+            actual = entry[key] if key in entry else next(
+                filled[s][key] for s in ("analysis", "nlsq", "cmc") if key in filled[s])
+            assert yaml.safe_load(stated) == actual, line
+            checked += 1
+    assert checked >= 1  # mask_nonfinite's line at least
+
+
+def test_numbers_in_descriptions_are_the_code_constants():
+    """The descriptions that quote a number of the code (the global search's starts, the
+    prior's clipping) quote the constant itself; so do the README's config comments."""
+    d = _descriptions(read_yaml(SCHEMA_PATH))
+    starts = 2 + LOCAL_STARTS  # the configured and the data-driven start, and those around it
+    assert (f"besides the {starts} of the global search (configured, data-driven, "
+            f"{LOCAL_STARTS} around it)") in d["nlsq.multistart"]
+    low, high = f"{MIN_WIDTH_FRACTION:.0%}", f"{MAX_WIDTH_FRACTION:.0%}"
+    assert f"[{low}, {high}] of the bounds" in d["cmc.prior_width"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"(the search always runs {starts})" in readme
+    assert f"(clipped to {low[:-1]}-{high[:-1]} % of the bounds)" in readme
 
 
 def test_dataset_entries_from_files(tmp_path):

@@ -525,6 +525,11 @@ def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run,
         assert "Nothing to be done" in result.stdout + result.stderr
     else:
         assert job_counts(result.stdout + result.stderr) == {"all": 1, **expected}
+        # the reason lines show a short hash per section, never the settings (README)
+        reasons = [line for line in (result.stdout + result.stderr).splitlines()
+                   if "Params have changed" in line]
+        assert reasons and all("{" not in line and len(line) < 600 for line in reasons), (
+            reasons)
 
 
 def test_summary_reports_the_settings_its_results_record(demo_run):
@@ -555,12 +560,16 @@ def test_cmc_switched_off_leaves_no_cmc_figure_or_summary(tmp_path, demo_run):
 @pytest.mark.parametrize("deleted", [True, False], ids=["deleted", "dropped"])
 def test_rerun_chosen_shards_with_forcerun(tmp_path, demo_run, deleted):
     """The README's way to redo a shard: ``-R`` (--forcerun) its posterior file, whether it was
-    deleted or is still there (a shard the consensus dropped)."""
+    deleted or is still there (a shard the consensus dropped). Deleted is also what an
+    interrupted ``-R`` run leaves (Snakemake removes a job's outputs when it starts it): a
+    plain rerun then does nothing, as the README says, and the same ``-R`` redoes it."""
     work = _finished_copy(demo_run, tmp_path, "forced")
     posterior = work / "results/demo/cmc/posteriors/posterior_001.nc"
     before = posterior.stat().st_mtime_ns
     if deleted:
         posterior.unlink()
+        plain = snakemake(work, "-n")
+        assert "Nothing to be done" in plain.stdout + plain.stderr
     result = snakemake(work, "-R", "results/demo/cmc/posteriors/posterior_001.nc")
     assert result.returncode == 0, result.stderr[-3000:]
     assert job_counts(result.stdout + result.stderr) == {"all": 1, "nuts": 1, "combine": 1,

@@ -10,7 +10,7 @@ from snakemake.utils import update_config, validate
 from homodyne import layout, resources
 from homodyne.config import parse_config, read_yaml
 from homodyne.data.simulate import existing_truth, truth_path
-from homodyne.settings import settings_json
+from homodyne.settings import settings_digest
 
 DEMO_DATA = "resources/demo.h5"
 DEMO_TRUTH = str(truth_path(DEMO_DATA))
@@ -42,17 +42,17 @@ def out(name):
 
 
 def settings(step):
-    """The settings the step's output depends on, as JSON, for a ``params`` entry of its
-    rule; Snakemake's params trigger then reruns the step (and what follows) when one
-    changes."""
+    """The settings the step's output depends on, as one short digest per config section,
+    for a ``params`` entry of its rule; Snakemake's params trigger then reruns the step
+    (and what follows) when one changes, and a dry run's reason line names the section."""
     return lambda wc: _settings(wc.ds, step)
 
 
 @functools.cache
 def _settings(name, step):
-    """Settings JSON of a dataset's step, made once: Snakemake asks for it several times
+    """Settings digest of a dataset's step, made once: Snakemake asks for it several times
     per job, and a dry run of 2,000 shards has 2,000 NUTS jobs (benchmarks/README.md)."""
-    return settings_json(DATASETS[name], step, HOMODYNE.plots)
+    return settings_digest(DATASETS[name], step, HOMODYNE.plots)
 
 
 wildcard_constraints:
