@@ -99,7 +99,7 @@ def remedy_text(remedy: Mapping) -> str:
     """The remedy as one line of YAML to paste under the dataset's entry of the config, or
     the reason why there is none."""
     if not remedy:
-        return "no setting changes this: it is a property of the data"
+        return "none, a property of the data"
     (key, value), = remedy.items()
     return f"{key}: {_flow(value)}"
 

@@ -214,7 +214,8 @@ def summary_lines(quality: Mapping, name: str = "") -> list[str]:
     lines = [f"{head}quality {quality['verdict'].upper()}"]
     explained = set()
     for d in quality.get("diagnosis", []):
-        lines += [f"  * {d['finding']}", f"    remedy ({REMEDY_WHERE}): {d['remedy_text']}",
+        where = f" ({REMEDY_WHERE})" if d["remedy"] else ""
+        lines += [f"  * {d['finding']}", f"    remedy{where}: {d['remedy_text']}",
                   f"    explains: {', '.join(d['explains'])}"]
         explained.update(d["explains"])
     lines += [f"  - [{r['severity']}] {r['message']}" for r in quality["reasons"]

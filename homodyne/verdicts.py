@@ -66,7 +66,8 @@ def first_reason(record: Mapping | None) -> str:
         if r.get("severity") == worst and quality.label(r) not in explained:
             return f"[{worst}] {r.get('message', '')}"
     for d in diagnoses[:1]:
-        return f"[{worst}] {d['finding']}; remedy: {d['remedy_text']}"
+        remedy = f"; remedy: {d['remedy_text']}" if d["remedy"] else ""
+        return f"[{worst}] {d['finding']}{remedy}"
     return "no check fired" if worst == quality.OK else ""
 
 
