@@ -429,7 +429,8 @@ def test_well_posed_synthetic_fit_stays_ok(tmp_path, capsys):
     assert result["quality"] == {"verdict": "ok", "reasons": []}, result["quality"]
     assert rc == 0 and "well: quality OK" in out
     summary = Path(layout.dataset(tmp_path / "out", "well").summary)  # written by run
-    assert json.loads(summary.read_text())["quality"] == {"verdict": "ok", "reasons": []}
+    assert json.loads(summary.read_text())["quality"] == {"verdict": "ok", "reasons": [],
+                                                          "diagnosis": []}
 
 
 def test_readme_explains_every_check():
