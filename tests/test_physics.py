@@ -341,3 +341,42 @@ def test_named_parameters_follow_the_registry():
     assert p == {"D0": 1e4, "alpha": -0.5, "D_offset": 3.0}
     with pytest.raises(ValueError, match="takes 3 parameters"):
         registry.named("static", [1e4, -0.5])
+
+
+def _where_floor(x, lowest):
+    return jnp.where(x > lowest, x, lowest)
+
+
+def _where_clamp(x, lo, hi):
+    return jnp.where(x < lo, lo, jnp.where(x > hi, hi, x))
+
+
+def _where_sinc(x):
+    small = jnp.abs(x) < 1e-4
+    safe = jnp.where(small, 1.0, x)
+    x2 = x * x
+    return jnp.where(small, 1.0 - x2 / 6.0 + x2 * x2 / 120.0, jnp.sin(safe) / safe)
+
+
+@pytest.mark.parametrize("name", ["floor", "clamp", "sinc"])
+def test_primitives_are_bit_identical_to_their_select_forms(name):
+    """The floors, the clamp and sinc's small-argument branch are written without a select
+    of computed values (which the CPU compiler turns into a branch per element, 3-4x slower
+    forward passes); values and gradients must equal the select forms they replace bit for
+    bit, on both sides of every threshold and at it."""
+    from homodyne.physics import primitives as P
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-3e-4, 3e-4, 4000), rng.uniform(-50, 50, 4000),
+                        rng.uniform(-800, 10, 2000), [0.0, 1e-4, -1e-4, 1e-10, -700.0, 1.0]])
+    x = jnp.asarray(x)
+    new, old = {
+        "floor": (lambda v: P.floor(v, 1e-10), lambda v: _where_floor(v, 1e-10)),
+        "clamp": (lambda v: P.clamp(v, -700.0, 0.0), lambda v: _where_clamp(v, -700.0, 0.0)),
+        "sinc": (P.sinc_unnormalised, _where_sinc)}[name]
+    assert np.array_equal(np.asarray(new(x)), np.asarray(old(x)))
+    at = x[np.asarray(x) != {"floor": 1e-10, "clamp": 0.0, "sinc": np.inf}[name]]
+    at = at[np.asarray(at) != -700.0] if name == "clamp" else at  # ties: either gradient
+    grad_new = jax.vmap(jax.grad(new))(at)
+    grad_old = jax.vmap(jax.grad(old))(at)
+    assert np.array_equal(np.asarray(grad_new), np.asarray(grad_old))
