@@ -159,9 +159,11 @@ class Problem:
                                 offset=offset)
 
     def residuals(self, full, ia, ja, y, mask):
-        """``(y - model) / sigma`` ``(n_phi, R, C)``, exactly 0 on padding."""
+        """``(y - model) / sigma`` ``(n_phi, R, C)``, exactly 0 on padding (multiplied by the
+        mask, not selected: a select of a computed value stops the CPU compiler vectorising
+        the loop, see :mod:`homodyne.physics.primitives`)."""
         r = (y - self.model(full, ia, ja)) / jnp.asarray(self.sigma)[:, None, None]
-        return jnp.where(mask[None], r, 0.0)
+        return r * mask[None].astype(r.dtype)
 
     def arrays(self) -> tuple:
         """``(ia, ja, y, mask)`` as JAX arrays, passed to jitted functions as arguments."""
