@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace, config) -> int:
     failed = run(datasets, args.output, plots=config.plots if args.plots else None)
     for ds in datasets:  # the verdict of each dataset, as its analysis_summary.json records it
         summary = json.loads(Path(layout.dataset(args.output, ds.name).summary).read_text())
-        print("\n".join(quality.summary_lines(summary["quality"], ds.name)))
+        print("\n".join(quality.summary_lines(summary["quality"], ds.name,
+                                               quality.method_label(summary.get("cmc")))))
         if summary["quality"]["verdict"] == quality.FAILED and ds.name not in failed:
             failed.append(ds.name)
     if failed:

@@ -148,9 +148,13 @@ class CMCConfig:
     ``shards`` and ``shards_per_job`` are a number or ``"auto"``: the sharding step
     (:func:`homodyne.cmc.shard.resolve_shards`) and the workflow resolve ``auto`` because the
     right value depends on the data and the machine.  ``shards: 1`` is full-data NUTS.
+    ``method`` is ``auto``, ``nuts`` or ``importance`` (:func:`homodyne.cmc.shard.
+    choose_method`); ``importance_draws`` proposal draws for importance sampling.
     """
 
     enable: bool = True
+    method: str = "auto"
+    importance_draws: int = 2000
     shards: int | str = "auto"
     shards_per_job: int | str = "auto"
     chains: int = 4
@@ -258,7 +262,7 @@ def _merged(base: Mapping[str, Any], override: Mapping[str, Any] | None) -> dict
 
 def _cmc_config(c: Mapping[str, Any]) -> CMCConfig:
     """``CMCConfig`` with whole numbers as ``int`` (JSON Schema accepts ``4.0`` as an integer)."""
-    integers = ("shards", "shards_per_job", "chains", "warmup", "samples",
+    integers = ("shards", "shards_per_job", "chains", "warmup", "samples", "importance_draws",
                 "max_tree_depth", "seed")
     return CMCConfig(**{k: int(v) if k in integers and v != "auto" else v
                         for k, v in c.items()})

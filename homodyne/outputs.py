@@ -159,10 +159,14 @@ def cmc_parameters(result, settings: dict) -> dict:
 
 
 def cmc_diagnostics(result) -> dict:
-    """The ``mcmc_diagnostics.json`` mapping: consensus R-hat/ESS, divergences, one entry
-    per shard (used or why not), the heterogeneity CV of the shard means, and the verdict
-    of :func:`homodyne.quality.cmc_verdict` (which reads k̂ when the mapping records it)."""
+    """The ``mcmc_diagnostics.json`` mapping: the method, consensus R-hat/ESS, divergences,
+    one entry per shard (used or why not), the heterogeneity CV of the shard means, the
+    importance-sampling record, and the verdict of :func:`homodyne.quality.cmc_verdict`
+    (which reads k̂ when the mapping records it).  For importance sampling R-hat is NaN
+    (written null: resampled draws are no Markov chain) and the ESS is the weights'."""
     diagnostics = {
+        "method": result.method,
+        "importance": result.importance or None,
         "overall": {
             "r_hat_max": float(np.max(result.r_hat)),
             "ess_bulk_min": float(np.min(result.ess_bulk)),
@@ -192,6 +196,20 @@ def cmc_diagnostics(result) -> dict:
     return diagnostics
 
 
+def method_text(result) -> str:
+    """How the posterior draws of a :class:`homodyne.cmc.ConsensusResult` were made, in
+    words (``full-data NUTS``, ``importance sampling of 4 shards``, ...)."""
+    if result.method == "importance":
+        shards = f" of {result.n_shards} shards" if result.n_shards > 1 else ""
+        return f"importance sampling{shards} from the NLSQ optimum (PSIS-resampled)"
+    fallback = " (importance sampling's weights failed: NUTS instead)" if (
+        result.importance.get("fallback")) else ""
+    if result.n_shards == 1:
+        return "full-data NUTS" + fallback
+    return ("consensus Monte Carlo (Scott et al. 2016)"
+            + (", PSIS-reweighted" if result.check.reweighted else "") + fallback)
+
+
 def write_cmc(ds: DatasetLayout, result, settings: dict) -> list[Path]:
     """Write the dataset's four CMC result files; return the paths.
 
@@ -214,10 +232,8 @@ def write_cmc(ds: DatasetLayout, result, settings: dict) -> list[Path]:
     attrs = {"mode": result.mode, "n_shards": result.n_shards,
              "n_shards_used": result.n_shards_used,
              "shards_used": ",".join(str(s.index) for s in shards if s.used),
-             "method": ("full-data NUTS" if result.n_shards == 1 else
-                        "consensus Monte Carlo (Scott et al. 2016)"
-                        + (", PSIS-reweighted" if result.check.reweighted else "")),
+             "method": method_text(result),
              "homodyne_version": homodyne.__version__}
-    nc = write_tree(ds.cmc_netcdf, posterior_tree(result.names, result.draws, None, attrs))
+    nc = write_tree(ds.cmc_netcdf, posterior_tree(result.names, {"posterior": result.draws}, attrs))
     return [write_json(ds.cmc_parameters, cmc_parameters(result, settings)),
             write_json(ds.cmc_diagnostics, cmc_diagnostics(result)), npz, nc]

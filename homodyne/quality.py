@@ -207,11 +207,28 @@ REMEDY_WHERE = "paste under the dataset's entry in the config"
 """Where a diagnosis's remedy goes: a dataset entry's keys override the top-level ones."""
 
 
-def summary_lines(quality: Mapping, name: str = "") -> list[str]:
-    """The verdict as console lines: each diagnosis (cause, one remedy, the reasons it
+METHOD_NAMES = {"nuts": "NUTS", "importance": "importance sampling"}
+"""How the verdicts name the posterior methods (``mcmc_diagnostics.json`` → ``method``)."""
+
+
+def method_label(cmc: Mapping | None) -> str:
+    """The posterior method of a summary's ``cmc`` block (or ``mcmc_diagnostics.json``) for
+    a verdict line: ``NUTS``, ``importance sampling``, ``NUTS (importance sampling
+    failed)``; ``""`` without CMC."""
+    if not cmc:
+        return ""
+    method = METHOD_NAMES.get(cmc.get("method") or "nuts", str(cmc.get("method")))
+    fallback = (cmc.get("importance") or {}).get("fallback")
+    return f"{method} (importance sampling failed)" if fallback else method
+
+
+def summary_lines(quality: Mapping, name: str = "", method: str = "") -> list[str]:
+    """The verdict as console lines: the head names the posterior ``method`` when there is
+    one (:func:`method_label`); then each diagnosis (cause, one remedy, the reasons it
     explains), then in full the reasons no diagnosis explains."""
     head = f"{name}: " if name else ""
-    lines = [f"{head}quality {quality['verdict'].upper()}"]
+    by = f" (posterior: {method})" if method else ""
+    lines = [f"{head}quality {quality['verdict'].upper()}{by}"]
     explained = set()
     for d in quality.get("diagnosis", []):
         where = f" ({REMEDY_WHERE})" if d["remedy"] else ""
@@ -602,6 +619,29 @@ def khat_reasons(khat: float | None) -> list[dict]:
         "(cmc.shards), or one shard (cmc.shards: 1)"))]
 
 
+def importance_reasons(record: Mapping) -> list[dict]:
+    """Importance sampling's own check (:mod:`homodyne.cmc.importance`): Pareto k̂ of the
+    weights within its sample-size-dependent limit and enough effective draws.  Only a run
+    with ``cmc.method: importance`` keeps weights that fail (``auto`` falls back to NUTS),
+    and its draws are then not the posterior."""
+    k_hat, limit, ess = (record.get(k) for k in ("k_hat", "k_hat_limit", "ess"))
+    if k_hat is None:
+        return []
+    out = []
+    if not (math.isfinite(k_hat) and k_hat <= limit):
+        out.append(reason("importance", (
+            f"importance sampling: PSIS k̂ = {k_hat:.2f} > {limit:.2f}: the proposal from the "
+            "NLSQ optimum does not cover the posterior's tails, so the resampled draws are not "
+            "the posterior; set cmc.method: auto (NUTS when importance sampling fails)"),
+            severity=FAILED))
+    elif ess < ESS_MIN:
+        out.append(reason("importance", (
+            f"importance sampling: the weights' ESS is {ess:.0f} < {ESS_MIN}: too few "
+            "effective draws for a reliable mean and interval; raise cmc.importance_draws, "
+            "or set cmc.method: auto")))
+    return out
+
+
 def agreement_reasons(names, mean, sd, nlsq: Mapping[str, float]) -> list[dict]:
     """NLSQ value and posterior mean more than :data:`MEANS_SDS` posterior sds apart."""
     out = []
@@ -646,15 +686,19 @@ def cmc_reasons(result, *, khat: float | None = None) -> list[dict]:
     Bounds, prior sds and NLSQ values come from ``result.priors`` (``{name: {lower, upper,
     prior_sd, nlsq_value}}``, recorded in the shard posteriors); checks that need them are
     skipped for parameters without an entry.  ``khat`` is the consensus self-check's Pareto
-    k̂ when the diagnostics provide it.
+    k̂ when the diagnostics provide it.  Importance-sampling draws are judged by their
+    weights (:func:`importance_reasons`) instead of R-hat, ESS and divergences.
     """
     flat = result.draws.reshape(-1, len(result.names))
     mean, sd = flat.mean(axis=0), flat.std(axis=0, ddof=1)
     priors = getattr(result, "priors", None) or {}
     names = list(result.names)
-    out = convergence_diagnostics_reasons(names, result.r_hat, result.ess_bulk,
-                                          result.ess_tail, result.chains, result.divergences,
-                                          result.divergence_rate)
+    if getattr(result, "method", "nuts") == "importance":
+        out = importance_reasons(result.importance)
+    else:
+        out = convergence_diagnostics_reasons(names, result.r_hat, result.ess_bulk,
+                                              result.ess_tail, result.chains,
+                                              result.divergences, result.divergence_rate)
     dropped = [s for s in result.shards if not s.used]
     if dropped:
         out.append(reason("shards_dropped", (

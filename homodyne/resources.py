@@ -60,6 +60,28 @@ def runtime_min(step: str, input_bytes: float, attempt: int = 1) -> int:
     return math.ceil(need) * 2 ** (attempt - 1)
 
 
+def combine_mem_mb(input_bytes: float, shard_bytes: list[float], fallback: bool,
+                   attempt: int = 1) -> int:
+    """Memory request (MB) of a combine job reading ``input_bytes`` of posteriors and shard
+    files; where a sharded importance-sampling run may fall back to NUTS in it
+    (``fallback``), at least that of the largest shard's NUTS job."""
+    own = mem_mb("combine", input_bytes, attempt)
+    if not fallback or not shard_bytes:
+        return own
+    return max(own, mem_mb("nuts", max(shard_bytes), attempt))
+
+
+def combine_runtime_min(input_bytes: float, shard_bytes: list[float], fallback: bool,
+                        attempt: int = 1) -> int:
+    """Wall-time request (minutes) of a combine job; with a possible NUTS ``fallback`` (a
+    sharded importance-sampling run under ``cmc.method: auto``), plus the time of every
+    shard's NUTS job, which it then runs one after another."""
+    own = runtime_min("combine", input_bytes, attempt)
+    if not fallback:
+        return own
+    return own + sum(runtime_min("nuts", b, attempt) for b in shard_bytes)
+
+
 def shards_per_job(setting: int | str) -> int:
     """Resolve ``cmc.shards_per_job`` (a positive number or ``"auto"``)."""
     return SHARDS_PER_JOB_AUTO if setting == "auto" else max(1, int(setting))

@@ -32,11 +32,12 @@ from pathlib import Path
 
 from homodyne.config import DatasetConfig
 
-CMC_SHARD = ("shards", "prior_width", "seed")
-"""Keys that decide the shard files: how the data are split, the priors, the seeds."""
-CMC_NUTS = ("chains", "warmup", "samples", "target_accept", "max_tree_depth", "dense_mass",
-            "sample_sigma")
-"""Keys that decide one shard's NUTS run."""
+CMC_SHARD = ("shards", "prior_width", "seed", "method", "importance_draws", "sample_sigma")
+"""Keys that decide the shard files: how the data are split, the priors, the seeds, the
+posterior method and the importance-sampling proposal drawn into every shard (whose
+dimensions include the noise factor when it is sampled)."""
+CMC_NUTS = ("chains", "warmup", "samples", "target_accept", "max_tree_depth", "dense_mass")
+"""Keys that decide one shard's NUTS run (also the fallback of importance sampling)."""
 CMC_COMBINE = ("max_divergence_rate", "heterogeneity_cv")
 """Keys that decide which shards the consensus uses and what it reports."""
 CMC_NO_OUTPUT = ("enable", "shards_per_job")

@@ -279,6 +279,8 @@ def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> 
                                       "iterations", "seconds", "strategy")},
         "cmc": None if cmc is None else {
             "n_shards": cmc.get("n_shards"), "n_shards_used": cmc.get("n_shards_used"),
+            "method": diagnostics.get("method", "nuts"),
+            "importance": diagnostics.get("importance"),
             "overall": diagnostics.get("overall"),
             "self_check": diagnostics.get("self_check"),
             "seconds": sum(s.get("seconds") or 0.0 for s in diagnostics.get("shards", [])),

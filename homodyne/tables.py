@@ -18,6 +18,7 @@ from homodyne import params as registry
 from homodyne.io import write_atomic
 from homodyne.layout import DatasetLayout
 from homodyne.plots.files import read_json
+from homodyne.quality import method_label
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em; color: #222; }
@@ -171,7 +172,17 @@ def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> st
         return _page("diagnostics", summary, *parts)
     overall = cmc.get("overall") or {}
     check = cmc.get("self_check") or {}
+    sampled = cmc.get("importance") or {}
+    importance_rows = [
+        ["importance sampling: Pareto k̂ of the weights", sampled.get("k_hat")],
+        ["importance sampling: k̂ limit for this many draws", sampled.get("k_hat_limit")],
+        ["importance sampling: weights' ESS", sampled.get("ess")],
+        ["importance sampling: proposal draws", sampled.get("n_draws")],
+        ["importance sampling", sampled.get("fallback") or sampled.get("message")],
+    ] if sampled else []
     parts += ["<h2>Bayesian (CMC)</h2>", _table(["quantity", "value"], [
+        ["posterior method", method_label(cmc)],
+        *importance_rows,
         ["shards used / run", f"{_text(cmc.get('n_shards_used'))} / {_text(cmc.get('n_shards'))}"],
         ["largest R-hat (≤ 1.05)", overall.get("r_hat_max")],
         ["smallest bulk ESS (≥ 100)", overall.get("ess_bulk_min")],
@@ -181,7 +192,7 @@ def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> st
         ["consensus self-check: Pareto k̂", check.get("k_hat")],
         ["self-check limit", check.get("k_hat_limit")],
         ["self-check", check.get("message")],
-        ["NUTS time summed over shards (s)", cmc.get("seconds")]])]
+        ["sampling time summed over shards (s)", cmc.get("seconds")]])]
     shards = (diagnostics or {}).get("shards", [])
     if shards:
         parts += ["<h2>Shards</h2>", _table(
@@ -247,7 +258,8 @@ def verdicts_table(verdicts: Sequence) -> str:
                    ("dataset", "verdict", "NLSQ", "Bayesian (CMC)", "first reason"))
     rows = "".join(
         f"<tr><td {cell}><b>{html.escape(v.name)}</b></td><td {cell}>{_badge(v.overall)}</td>"
-        f"<td {cell}>{_badge(v.nlsq)}</td><td {cell}>{_badge(v.cmc)}</td>"
+        f"<td {cell}>{_badge(v.nlsq)}</td><td {cell}>{_badge(v.cmc)}"
+        f"{' ' + html.escape(v.method) if v.method else ''}</td>"
         f"<td {cell}>{html.escape(v.reason)}</td></tr>" for v in verdicts)
     return (f'{VERDICTS_MARK}<table style="border-collapse:collapse;margin:0.5em 0">'
             f"<tr>{head}</tr>{rows}</table>{VERDICTS_MARK}")

@@ -214,7 +214,7 @@ def render(mode: str, datasets: Sequence[Dataset] = (), *, analysis: Mapping | N
     lines += ["", *_analysis(mode, schema, analysis or {})]
     lines += ["", "# least-squares fit (trust region, bounds enforced)",
               *_section("nlsq", schema, nlsq or {})]
-    lines += ["", "# Consensus Monte Carlo: NUTS on shards of the points, shards combined",
+    lines += ["", "# Bayesian posterior: importance sampling or NUTS, on shards of the points",
               *_section("cmc", schema, cmc or {})]
     lines += ["", "# model-free views: one-time g2 and ageing (README: Model-free views)",
               "twotime:", *(_line(2, f"{key}: {scalar(spec['default'])}", _comment(key, spec))

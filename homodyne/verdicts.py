@@ -52,6 +52,16 @@ class DatasetVerdict:
     """The first reason of the worst severity, or what is missing."""
     where: str
     """The file (or folder) to read next: every reason, or the logs of a failed step."""
+    method: str = ""
+    """How the posterior was computed (:func:`homodyne.quality.method_label`), ``""``
+    where there is none."""
+
+    @property
+    def bayesian(self) -> str:
+        """The Bayesian verdict with its method, as the verdict line shows it."""
+        return f"{self.cmc} ({self.method})" if self.method else self.cmc
+
+
 
 
 def first_reason(record: Mapping | None) -> str:
@@ -105,14 +115,16 @@ def dataset_verdict(results: DatasetLayout, *, cmc: bool, logs: str = "logs") ->
     tables = Path(results.diagnostics_table)
     return DatasetVerdict(results.name, str(record.get("verdict", NO_RESULT)), nlsq,
                           cmc_verdict, first_reason(record),
-                          str(tables if tables.is_file() else summary_path))
+                          str(tables if tables.is_file() else summary_path),
+                          quality.method_label(summary.get("cmc")))
 
 
 def lines(verdicts: Sequence[DatasetVerdict]) -> list[str]:
     """One header and one line per dataset, columns aligned; the reason last, as it is the
     one column of free length."""
     header = ("dataset", "verdict", "NLSQ", "Bayesian", "every reason in", "first reason")
-    rows = [header, *((v.name, v.overall, v.nlsq, v.cmc, v.where, v.reason) for v in verdicts)]
+    rows = [header, *((v.name, v.overall, v.nlsq, v.bayesian, v.where, v.reason)
+                      for v in verdicts)]
     widths = [max(len(row[k]) for row in rows) for k in range(len(header) - 1)]
     out = [f"Verdict of each dataset ({len(verdicts)}; README: Can I trust this fit?):"]
     for row in rows:

@@ -313,7 +313,8 @@ def _posterior(path, index, draws, diverging=None, error="", names=NAMES):
     stats = {"diverging": diverging, "step_size": np.full((chains, n), 0.5)}
     attrs = {"index": index, "n_shards": 4, "n_points": 100, "seconds": 1.0, "seed": index,
              "mode": "static", "error": error, "fixed": json.dumps({"D_offset": 10.0})}
-    return write_tree(path, posterior_tree(names, draws, stats, attrs))
+    groups = {"posterior": draws, "sample_stats": stats}
+    return write_tree(path, posterior_tree(names, groups, attrs))
 
 
 @pytest.fixture(scope="module")

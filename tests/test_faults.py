@@ -62,7 +62,7 @@ def _posterior(data, folder: Path) -> Path:
     attrs = {"index": 0, "n_shards": 1, "n_points": 10, "seconds": 1.0, "seed": 0,
              "mode": "static", "error": "", "fixed": json.dumps({})}
     return write_tree(folder / "posteriors" / "posterior_000.nc",
-                      posterior_tree(NAMES, draws, stats, attrs))
+                      posterior_tree(NAMES, {"posterior": draws, "sample_stats": stats}, attrs))
 
 
 INTERMEDIATES = {  # writer, reader, what the message tells the user to delete

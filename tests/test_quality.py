@@ -271,7 +271,8 @@ def _posterior(path, index, draws, names, priors):
     stats = {"diverging": np.zeros((chains, n), bool), "step_size": np.full((chains, n), 0.5)}
     attrs = {"index": index, "n_shards": 3, "n_points": 100, "seconds": 1.0, "seed": index,
              "mode": "static", "error": "", "fixed": "{}", "priors": json.dumps(priors)}
-    return write_tree(path, posterior_tree(names, draws, stats, attrs))
+    groups = {"posterior": draws, "sample_stats": stats}
+    return write_tree(path, posterior_tree(names, groups, attrs))
 
 
 @pytest.mark.parametrize(("noise", "verdict"), [(1.0, "ok"), (49.7, "failed")])

@@ -22,12 +22,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from arviz_stats.base import array_stats
 
-from homodyne.cmc.model import NOISE_FACTOR
+from homodyne.cmc import density
+from homodyne.cmc.density import NOISE_FACTOR
+from homodyne.cmc.importance import psis, systematic_resample
 from homodyne.cmc.shard import Shard, merged_problem
 
 log = logging.getLogger(__name__)
@@ -65,10 +64,8 @@ class SelfCheck:
 def full_log_posterior(shards: list[Shard], names: tuple[str, ...]):
     """``draws (n, len(names)) -> log posterior (n,)`` of the whole dataset, up to a constant.
 
-    Untempered truncated-normal priors (``prior_scale_untempered``, -inf outside the
-    bounds), the noise factor's ``HalfNormal(1)`` prior when ``noise_scale`` is sampled,
-    and the Gaussian likelihood of every point of every shard (the same residuals NUTS
-    used).
+    The shards' rows put back together (:func:`homodyne.cmc.shard.merged_problem`) and the
+    untempered priors, evaluated by :mod:`homodyne.cmc.density` (-inf outside the bounds).
     """
     first = shards[0]
     problem = merged_problem(shards)
@@ -78,33 +75,16 @@ def full_log_posterior(shards: list[Shard], names: tuple[str, ...]):
     if names[:n_free] != problem.free_names or len(names) != n_free + sample_sigma:
         raise ValueError(f"draws of {names} do not match the shards' free parameters "
                          f"{problem.free_names}")
-    loc = jnp.asarray(first.prior_loc[free_idx])
-    scale = jnp.asarray(first.prior_scale_untempered[free_idx])
-    lower, upper = problem.lower[free_idx], problem.upper[free_idx]
-    values = jnp.asarray(first.values)
-    data = problem.arrays()
-    n_points = problem.n_points
+    chi2 = density.chi2_function(problem, first.values)
+    prior = (first.prior_loc[free_idx], first.prior_scale_untempered[free_idx],
+             problem.lower[free_idx], problem.upper[free_idx])
 
-    def one(x, ia, ja, y, mask):
-        theta = x[:n_free]
-        full = values.at[free_idx].set(theta)
-        r = problem.residuals(full, ia, ja, y, mask)
-        chi2 = jnp.sum(r * r)
-        inside = jnp.all((theta >= lower) & (theta <= upper))
-        lp = jnp.sum(-0.5 * ((theta - loc) / scale) ** 2)
-        if sample_sigma:
-            f = x[n_free]
-            lp = lp - 0.5 * f**2 - 0.5 * chi2 / f**2 - n_points * jnp.log(f)
-            inside = inside & (f > 0)
-        else:
-            lp = lp - 0.5 * chi2
-        return jnp.where(inside, lp, -jnp.inf)
+    def evaluate(draws):
+        theta, f = density.split_draws(draws, n_free)
+        return (density.log_prior(theta, f, *prior)
+                + density.log_likelihood(chi2(theta), f, problem.n_points))
 
-    @jax.jit
-    def batch(draws, ia, ja, y, mask):
-        return jax.lax.map(lambda x: one(x, ia, ja, y, mask), draws)
-
-    return lambda draws: np.asarray(batch(jnp.asarray(draws, jnp.float64), *data))
+    return evaluate
 
 
 def gaussian_log_density(draws: np.ndarray) -> np.ndarray:
@@ -118,23 +98,6 @@ def gaussian_log_density(draws: np.ndarray) -> np.ndarray:
     cov = np.atleast_2d(np.cov(x, rowvar=False))
     solved = np.linalg.solve(cov, x.T).T
     return -0.5 * np.sum(x * solved, axis=1)
-
-
-def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
-    """Normalised PSIS weights and Pareto k̂ of importance log ratios (ArviZ's PSIS).
-
-    ArviZ's ``psislw`` is written for leave-one-out, where the log ratios are minus the
-    log likelihood, so it is given ``-log_ratios``.
-    """
-    log_weights, k_hat = array_stats.psislw(-np.asarray(log_ratios, np.float64), r_eff=1.0)
-    weights = np.exp(log_weights - np.max(log_weights))
-    return weights / weights.sum(), float(k_hat)
-
-
-def systematic_resample(weights: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` indices drawn by systematic resampling of normalised ``weights`` (seeded)."""
-    positions = (np.random.default_rng(seed).uniform() + np.arange(n)) / n
-    return np.minimum(np.searchsorted(np.cumsum(weights), positions), len(weights) - 1)
 
 
 def self_check(draws: np.ndarray, names: tuple[str, ...], shards: list[Shard],
@@ -181,17 +144,11 @@ def posterior_mode(draws: np.ndarray, names: tuple[str, ...], shards: list[Shard
         of the NLSQ χ²_red (the noise factor at 1, the same points and σ as NLSQ).
     """
     problem = merged_problem(shards)
-    free_idx = np.flatnonzero(problem.free)
-    values = np.asarray(shards[0].values, dtype=np.float64)
+    n_free = int(problem.free.sum())
     mean = np.asarray(draws, np.float64).reshape(-1, len(names)).mean(axis=0)
-    at_mean = values.copy()
-    at_mean[free_idx] = mean[: len(free_idx)]
-    data = problem.arrays()
-
-    def chi2(full):
-        return float(jnp.sum(problem.residuals(jnp.asarray(full), *data) ** 2))
-
-    chi2_mean, chi2_nlsq = chi2(at_mean), chi2(values)
-    dof = max(problem.n_points - len(free_idx), 1)
+    chi2 = density.chi2_function(problem, shards[0].values)
+    nlsq = shards[0].values[problem.free]
+    chi2_mean, chi2_nlsq = (float(c) for c in chi2(np.stack([mean[:n_free], nlsq])))
+    dof = max(problem.n_points - n_free, 1)
     return {"chi2_posterior_mean": chi2_mean, "chi2_nlsq": chi2_nlsq,
             "delta": (chi2_mean - chi2_nlsq) / max(chi2_nlsq / dof, 1e-300)}

@@ -51,14 +51,6 @@ from numpyro.distributions import constraints
 
 from homodyne.cmc.shard import Shard
 
-NOISE_FACTOR = "noise_scale"
-"""Name of the sampled noise factor ``f`` in posteriors and outputs."""
-
-
-def sampled_names(shard: Shard, sample_sigma: bool) -> tuple[str, ...]:
-    """Names of the sampled quantities, in the order of the posterior draws' last axis."""
-    return shard.problem.free_names + ((NOISE_FACTOR,) if sample_sigma else ())
-
 
 def coordinates(shard: Shard) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(μ, h, a, b)`` of the free parameters: ``θ = μ + h z`` with ``a <= z <= b``."""

@@ -42,10 +42,14 @@ class NLSQEstimate:
     uncertainties: np.ndarray
     free: np.ndarray
     covariance: np.ndarray
+    chi2: float = math.nan
+    n_points: int = 0
+    """χ² and points of the fit: the noise factor's optimum ``sqrt(χ²/n)`` centres its
+    importance-sampling proposal."""
 
 
 def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
-    """Values, 1σ, free mask and covariance from an ``nlsq_results.json``.
+    """Values, 1σ, free mask, covariance, χ² and points from an ``nlsq_results.json``.
 
     A null 1σ reads as infinite, a null covariance entry (or a file without ``covariance``)
     as NaN: the sampler then starts from a unit mass matrix for those parameters.
@@ -72,6 +76,8 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
         free=np.array([not parameters[n].get("fixed", False) for n in names]),
         covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
                             dtype=np.float64).reshape(len(names), len(names)),
+        chi2=float(content["chi2"]) if content.get("chi2") is not None else math.nan,
+        n_points=int(content.get("n_points") or 0),
     )
 
 

@@ -28,12 +28,12 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import potential_energy
 
 from homodyne import __version__
+from homodyne.cmc import density, importance
 from homodyne.cmc.diagnostics import chain_diagnostics
 from homodyne.cmc.model import (
     build_model,
     initial_values,
     inverse_mass_matrix,
-    sampled_names,
     to_physical,
 )
 from homodyne.cmc.progress import Progress, report_every
@@ -140,20 +140,6 @@ def _sampler(model, cfg: CMCConfig, inverse_mass: np.ndarray, progress: Progress
     return run
 
 
-def _padded(shard: Shard) -> tuple:
-    """``(ia, ja, y, mask)`` padded to ``shard.pad_to`` block rows (padding masked out)."""
-    problem = shard.problem
-    pad = shard.pad_to - problem.ia.shape[0]
-
-    def extend(a, fill, axis=0):
-        widths = [(0, 0)] * a.ndim
-        widths[axis] = (0, pad)
-        return jnp.asarray(np.pad(a, widths, constant_values=fill))
-
-    return (extend(problem.ia, 0), extend(problem.ja, 1), extend(problem.y, 1.0, axis=1),
-            extend(problem.mask, False))
-
-
 CONTINUATIONS = 2
 """Chains with R-hat above :data:`homodyne.quality.R_HAT_WARNING` or a bulk or tail ESS
 below :data:`homodyne.quality.ESS_MIN` go on from where they stopped, with twice the warmup
@@ -176,7 +162,8 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float, in
     model = build_model(shard, cfg.sample_sigma)
     inverse_mass = inverse_mass_matrix(shard, cfg.sample_sigma, cfg.dense_mass)
     starts = initial_values(shard, cfg.sample_sigma, cfg.chains, shard.seed)
-    data, compile_seconds, r_hat, ess = _padded(shard), 0.0, np.inf, 0.0
+    data = tuple(jnp.asarray(a) for a in shard.padded_arrays())
+    compile_seconds, r_hat, ess = 0.0, np.inf, 0.0
     for k in range(CONTINUATIONS + 1):
         run_cfg = replace(cfg, warmup=cfg.warmup * 2**k, samples=cfg.samples * 2**k)
         label = f"shard {shard.index}" + (f" (continuation {k})" if k else "")
@@ -235,13 +222,14 @@ def prior_record(shard: Shard) -> dict:
             for k, n in enumerate(problem.names) if problem.free[k]}
 
 
-def posterior_tree(names, draws, stats, attrs):
-    """An ArviZ DataTree with ``posterior`` (one variable per parameter, draws ``(chain,
-    draw, parameter)``), ``sample_stats`` unless ``stats`` is None, ``attrs`` on the root."""
-    groups = {"posterior": {n: draws[..., k] for k, n in enumerate(names)}}
-    if stats is not None:
-        groups["sample_stats"] = stats
-    return from_dict(groups, attrs={"/": attrs})
+def posterior_tree(names, groups: dict, attrs: dict):
+    """An ArviZ DataTree of ``groups`` with ``attrs`` on the root: ``posterior`` (draws
+    ``(chain, draw, parameter)``, one variable per parameter of ``names``) when given, and
+    the other groups (``sample_stats``, ``importance``) as mappings of arrays."""
+    tree = {k: v for k, v in groups.items() if k != "posterior"}
+    if "posterior" in groups:
+        tree["posterior"] = {n: groups["posterior"][..., k] for k, n in enumerate(names)}
+    return from_dict(tree, attrs={"/": attrs})
 
 
 def write_tree(path: str | Path, tree) -> Path:
@@ -249,9 +237,99 @@ def write_tree(path: str | Path, tree) -> Path:
     return write_atomic(path, lambda tmp: tree.to_netcdf(tmp, engine="netcdf4"))
 
 
+def _importance(shard: Shard, cfg: CMCConfig) -> tuple[dict | None, dict]:
+    """Importance sampling of one shard: its log likelihood at the run's proposal draws.
+
+    Returns ``(groups, record)``: the DataTree groups to write (``importance``: the log
+    likelihood of every proposal draw; with one shard also ``posterior``, the draws
+    resampled by the PSIS weights) and what was found.  ``groups`` is None when one shard's
+    weights fail their check under ``cmc.method: auto``: NUTS then samples the shard in this
+    job (the record says why).  With several shards the weights are the combine step's
+    business: only the sum of every shard's likelihood is the dataset's.
+    """
+    drawn = shard.proposal
+    label = f"shard {shard.index}: importance sampling"
+    loglik = density.shard_log_likelihood(shard, drawn["draws"], label=label)
+    record = {"proposal": drawn["record"]}
+    groups = {"importance": {"log_likelihood": loglik[None]}}
+    if shard.n_shards > 1:
+        log.info("%s: log likelihood at %d proposal draws (combined with the other shards' "
+                 "by the combine step)", label, len(loglik))
+        return groups, record
+    target = loglik + density.shard_log_prior(shard, drawn["draws"])
+    outcome = importance.reweigh(drawn["draws"], drawn["log_density"], target,
+                                 shard.global_seed)
+    record.update(outcome.record())
+    if outcome.accepted or cfg.method == "importance":
+        (log.info if outcome.accepted else log.warning)("%s: %s", label, outcome.message)
+        return {**groups, "posterior": outcome.draws}, record
+    record["fallback"] = f"{outcome.message}; NUTS sampled the posterior instead"
+    log.warning("%s not used: %s; NUTS instead (cmc.method: auto)", label, outcome.message)
+    return None, record
+
+
+def sample(shard: Shard, cfg: CMCConfig, shard_file: str | Path = "") -> tuple[dict, dict]:
+    """The posterior of one shard as DataTree ``(groups, root attributes)``: NUTS, or
+    importance sampling when the shard step chose it (:func:`homodyne.cmc.shard.
+    choose_method`), with NUTS when one shard's importance weights fail their check under
+    ``cmc.method: auto``.  :func:`sample_shard` writes them; the combine step's NUTS
+    fallback keeps them in memory.
+
+    Raises:
+        FitError: the shard's proposal is of other sampled quantities than ``cfg`` gives
+            (shards made with another ``sample_sigma``).
+    """
+    names = shard.sampled_names(cfg.sample_sigma)
+    began = time.perf_counter()
+    error = _unusable(shard)
+    compile_seconds, continuations, groups, record = 0.0, 0, None, {}
+    if error is None and shard.method == "importance":
+        if tuple(shard.proposal["record"]["names"]) != names:
+            raise FitError(f"{shard_file}: the proposal draws are of "
+                           f"{shard.proposal['record']['names']}, but these settings sample "
+                           f"{list(names)}; remake the shards with the same cmc settings")
+        groups, record = _importance(shard, cfg)
+    if error is None and groups is None:
+        try:
+            draws, stats, compile_seconds, continuations = _run_nuts(shard, cfg)
+            groups = {"posterior": draws, "sample_stats": stats}
+        except FitError as exc:
+            error = f"NUTS could not start: {exc}"
+    if error is not None:
+        log.warning("shard %d: %s", shard.index, error)
+        groups = {"posterior": np.full((cfg.chains, cfg.samples, len(names)), np.nan),
+                  "sample_stats": {"diverging": np.zeros((cfg.chains, cfg.samples), bool)}}
+    method = "nuts" if "sample_stats" in groups else "importance"
+    seconds = time.perf_counter() - began
+    attrs = {
+        "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
+        "seconds": seconds, "compile_seconds": compile_seconds, "seed": shard.seed,
+        "continuations": continuations,
+        "mode": shard.problem.mode, "method": method, "importance": json.dumps(record),
+        "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
+        "error": error or "",
+        "shard_file": str(shard_file), "homodyne_version": __version__,
+        "fixed": json.dumps({n: float(v) for n, v, f in
+                             zip(shard.problem.names, shard.values, shard.problem.free,
+                                 strict=True) if not f}),
+        "priors": json.dumps(prior_record(shard)),
+    }
+    if error is None and method == "nuts":
+        diag = chain_diagnostics(groups["posterior"])
+        log.info("shard %d: %d points, %.1f s (%.1f s compiling), r_hat_max %.3f, "
+                 "ess_bulk_min %.0f, %d divergences", shard.index, shard.n_points, seconds,
+                 compile_seconds, diag["r_hat_max"], diag["ess_bulk_min"],
+                 int(groups["sample_stats"]["diverging"].sum()))
+    elif error is None:
+        log.info("shard %d: %d points, importance sampling in %.1f s", shard.index,
+                 shard.n_points, seconds)
+    return groups, attrs
+
+
 def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
                  cache_dir: str | Path | None = None) -> Path:
-    """Run NUTS on one shard file and write its posterior to ``out`` (NetCDF4, atomic).
+    """The posterior of one shard file (:func:`sample`), written to ``out`` (NetCDF4,
+    atomic).
 
     Args:
         shard_file: a file written by :func:`homodyne.cmc.make_shards`.
@@ -263,47 +341,18 @@ def sample_shard(shard_file: str | Path, cfg: CMCConfig, out: str | Path, *,
         ``out``.  Root attributes: shard ``index``, ``n_shards``, ``n_points``, ``seconds``
         (all of it), ``compile_seconds`` (tracing and compiling, or loading from the cache),
         ``seed``, ``continuations`` (:data:`CONTINUATIONS`), ``chain_layout``, ``error``
-        (empty unless sampling was impossible) and
-        ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
+        (empty unless sampling was impossible), ``method`` (``nuts`` or ``importance``),
+        ``importance`` (JSON: proposal, k̂, weights' ESS, fallback; ``{}`` for planned NUTS)
+        and ``fixed`` (JSON mapping of the parameters held at their NLSQ value).
 
     Raises:
         SetupError: JAX runs in float32: call :func:`homodyne.runtime.configure` first.
+        FitError: as :func:`sample`.
     """
     require_float64("homodyne.cmc.sample_shard")
     if cache_dir is not None:
         use_compilation_cache(cache_dir)
     shard = read_shard(shard_file)
-    names = sampled_names(shard, cfg.sample_sigma)
-    began = time.perf_counter()
-    error = _unusable(shard)
-    compile_seconds, continuations = 0.0, 0
-    if error is None:
-        try:
-            draws, stats, compile_seconds, continuations = _run_nuts(shard, cfg)
-        except FitError as exc:
-            error = f"NUTS could not start: {exc}"
-    if error is not None:
-        log.warning("shard %d: %s", shard.index, error)
-        draws = np.full((cfg.chains, cfg.samples, len(names)), np.nan)
-        stats = {"diverging": np.zeros((cfg.chains, cfg.samples), bool)}
-    seconds = time.perf_counter() - began
-    attrs = {
-        "index": shard.index, "n_shards": shard.n_shards, "n_points": shard.n_points,
-        "seconds": seconds, "compile_seconds": compile_seconds, "seed": shard.seed,
-        "continuations": continuations,
-        "mode": shard.problem.mode,
-        "chain_layout": "{} device(s) x {} chain(s)".format(*chain_layout(cfg.chains)),
-        "error": error or "",
-        "shard_file": str(shard_file), "homodyne_version": __version__,
-        "fixed": json.dumps({n: float(v) for n, v, f in
-                             zip(shard.problem.names, shard.values, shard.problem.free,
-                                 strict=True) if not f}),
-        "priors": json.dumps(prior_record(shard)),
-    }
-    if error is None:
-        diag = chain_diagnostics(draws)
-        log.info("shard %d: %d points, %.1f s (%.1f s compiling), r_hat_max %.3f, "
-                 "ess_bulk_min %.0f, %d divergences", shard.index, shard.n_points, seconds,
-                 compile_seconds, diag["r_hat_max"], diag["ess_bulk_min"],
-                 int(stats["diverging"].sum()))
-    return write_tree(out, posterior_tree(names, draws, stats, attrs))
+    groups, attrs = sample(shard, cfg, shard_file)
+    return write_tree(out, posterior_tree(shard.sampled_names(cfg.sample_sigma), groups,
+                                          attrs))

@@ -13,10 +13,18 @@ time range, and shard sizes differ by at most one row.  One shard (``cmc.shards:
 the whole dataset: full-data NUTS through the same shard -> NUTS -> combine steps.  All
 shards of a run are padded to the same number of rows when sampled (:attr:`Shard.pad_to`),
 so they compile to one program and the persistent compilation cache serves shards 2..K.
+
+The shard step also decides the posterior method (:func:`choose_method`): NUTS, or
+importance sampling from the NLSQ optimum (:mod:`homodyne.cmc.importance`).  For importance
+sampling it draws the proposal once and writes the same draws into every shard file, so
+that each shard job evaluates its likelihood at exactly the draws the others use and the
+combine step can add them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +34,8 @@ import numpy as np
 
 from homodyne import __version__
 from homodyne import params as registry
+from homodyne.cmc import importance
+from homodyne.cmc.density import NOISE_FACTOR
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.config import AnalysisConfig, CMCConfig
 from homodyne.data import XPCSData
@@ -35,8 +45,10 @@ from homodyne.io import write_atomic
 from homodyne.nlsq import Problem, build_problem
 from homodyne.physics import AngleScaling
 
+log = logging.getLogger(__name__)
+
 FORMAT = "homodyne-cmc-shard"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 AUTO_MAX_POINTS = {"static": 10_000_000, "laminar_flow": 3_000_000, "heterodyne": 1_200_000}
 """``cmc.shards: auto``: one shard (full-data NUTS) up to this many points, else as many
 equal shards as keep each below it.  On one machine K shards cost at least as much CPU as
@@ -54,7 +66,8 @@ _ARRAYS = ("values", "nlsq_uncertainty", "nlsq_covariance", "prior_loc", "prior_
            "prior_scale_untempered")
 _SCALING = ("basis", "fixed_contrast", "fixed_offset")
 _ATTRS = ("index", "n_shards", "seed", "global_seed", "pad_to", "per_angle_requested",
-          "per_angle_effective", "scaling_names")
+          "per_angle_effective", "scaling_names", "method", "method_reason")
+_PROPOSAL = ("draws", "log_density")
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +78,10 @@ class Shard:
     ``[physical, scaling]`` of ``problem.names``, ``nlsq_covariance`` is the NLSQ covariance
     in that layout; only ``problem.free`` entries are sampled.  ``prior_scale`` is the
     tempered sd (``√n_shards ×`` ``prior_scale_untempered``).  ``pad_to``: block rows every
-    shard of the run is padded to.
+    shard of the run is padded to.  ``method``: ``nuts`` or ``importance``
+    (:func:`choose_method`, with its ``method_reason``); for importance sampling
+    ``proposal`` holds the run's proposal draws ``(S, d)`` in physical units, their log
+    density and a description (the same in every shard of a run).
     """
 
     index: int
@@ -81,10 +97,32 @@ class Shard:
     prior_scale_untempered: np.ndarray
     pad_to: int
     provenance: dict
+    method: str = "nuts"
+    method_reason: str = ""
+    proposal: dict | None = None
 
     @property
     def n_points(self) -> int:
         return self.problem.n_points
+
+    def sampled_names(self, sample_sigma: bool) -> tuple[str, ...]:
+        """Names of the sampled quantities, the last axis of the posterior draws: the free
+        parameters, and the noise factor when it is sampled."""
+        return self.problem.free_names + ((NOISE_FACTOR,) if sample_sigma else ())
+
+    def padded_arrays(self) -> tuple:
+        """``(ia, ja, y, mask)`` padded to :attr:`pad_to` block rows (padding masked out):
+        every shard of a run then has arrays of one shape, and one compiled program."""
+        problem = self.problem
+        pad = self.pad_to - problem.ia.shape[0]
+
+        def extend(a, fill, axis=0):
+            widths = [(0, 0)] * a.ndim
+            widths[axis] = (0, pad)
+            return np.pad(a, widths, constant_values=fill)
+
+        return (extend(problem.ia, 0), extend(problem.ja, 1), extend(problem.y, 1.0, axis=1),
+                extend(problem.mask, False))
 
 
 def shard_seed(global_seed: int, index: int) -> int:
@@ -108,6 +146,48 @@ def resolve_shards(cfg: CMCConfig, mode: str, n_points: int, n_rows: int) -> int
         raise FitError(f"cmc.shards {cfg.shards} exceeds the {n_rows} block rows of this "
                        f"dataset (half its frames); set cmc.shards to at most {n_rows}")
     return int(cfg.shards)
+
+
+def choose_method(cfg: CMCConfig, n_points: int,
+                  proposal: importance.Proposal | str) -> tuple[str, str]:
+    """``(method, why)``: ``nuts`` or ``importance`` for a dataset of ``n_points`` points.
+
+    ``cmc.method: auto`` takes importance sampling from :data:`homodyne.cmc.importance.
+    MIN_POINTS` points on when the NLSQ covariance gives a ``proposal`` (else the reason
+    there is none); its k̂ is checked after sampling and NUTS takes over when it says no.
+
+    Raises:
+        FitError: ``cmc.method: importance`` without a usable NLSQ covariance.
+    """
+    if cfg.method == "nuts":
+        return "nuts", "cmc.method: nuts"
+    if isinstance(proposal, str):
+        if cfg.method == "importance":
+            raise FitError(f"cmc.method importance needs a proposal from the NLSQ fit, but "
+                           f"{proposal}; set cmc.method to auto or nuts")
+        return "nuts", f"NUTS: no importance-sampling proposal ({proposal})"
+    if cfg.method == "auto" and n_points < importance.MIN_POINTS:
+        return "nuts", (f"NUTS: {n_points:,} points, fewer than the {importance.MIN_POINTS:,} "
+                        "from which cmc.method auto tries importance sampling")
+    return "importance", (f"importance sampling ({cfg.method}): {n_points:,} points, "
+                          f"{cfg.importance_draws} proposal draws")
+
+
+def proposal_for(problem: Problem, estimate, untempered: np.ndarray,
+                 cfg: CMCConfig) -> importance.Proposal | str:
+    """The importance-sampling proposal of ``problem``'s free parameters from the NLSQ
+    ``estimate`` (:func:`homodyne.cmc.importance.build_proposal`), or why there is none."""
+    free = problem.free
+    covariance = getattr(estimate, "covariance", None)
+    if covariance is None:
+        return "the NLSQ result has no covariance"
+    n = len(problem.names)
+    cov = np.asarray(covariance, np.float64).reshape(n, n)[np.ix_(free, free)]
+    lower = np.where(np.arange(n) < problem.n_physical, problem.lower, 0.0)[free]
+    return importance.build_proposal(
+        problem.free_names, np.asarray(estimate.values, np.float64)[free], cov,
+        untempered[free], lower, cfg.sample_sigma, float(estimate.chi2),
+        int(estimate.n_points))
 
 
 def interleaved_rows(n_rows: int, n_shards: int) -> list[np.ndarray]:
@@ -155,6 +235,13 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
                              cfg.prior_width)
     n = len(problem.names)
     covariance = getattr(nlsq_result, "covariance", None)
+    proposal = proposal_for(problem, nlsq_result, untempered, cfg)
+    method, why = choose_method(cfg, problem.n_points, proposal)
+    drawn = None
+    if method == "importance":
+        draws, log_q = proposal.draw(cfg.importance_draws, cfg.seed)
+        drawn = {"draws": draws, "log_density": log_q,
+                 "record": {**proposal.record(), "fingerprint": importance.fingerprint(draws)}}
     common = {
         "n_shards": n_shards, "global_seed": cfg.seed,
         "values": np.asarray(nlsq_result.values, np.float64),
@@ -166,6 +253,7 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         "pad_to": max(len(part) for part in parts),
         "provenance": {"source": data.provenance.source, "sha256": data.provenance.sha256,
                        "homodyne_version": __version__},
+        "method": method, "method_reason": why, "proposal": drawn,
     }
     outdir = Path(outdir)
     paths = []
@@ -173,6 +261,7 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         shard = Shard(index=k, seed=shard_seed(cfg.seed, k), problem=problem.rows(part),
                       **common)
         paths.append(write_shard(outdir / f"shard_{k:03d}.h5", shard))
+    log.info("%s", why)
     for stale in set(outdir.glob("shard_*.h5")) - set(paths):
         stale.unlink()
     return paths
@@ -193,6 +282,12 @@ def write_shard(path: str | Path, shard: Shard) -> Path:
             for name in _SCALING:
                 group.create_dataset(name, data=np.asarray(getattr(problem.scaling, name),
                                                            np.float64), track_times=False)
+            if shard.proposal is not None:
+                drawn = fh.create_group("proposal")
+                for name in _PROPOSAL:
+                    drawn.create_dataset(name, data=np.asarray(shard.proposal[name], np.float64),
+                                         track_times=False)
+                drawn.attrs["record"] = json.dumps(shard.proposal["record"])
             fh.attrs.update({
                 "format": FORMAT, "format_version": FORMAT_VERSION,
                 "index": shard.index, "n_shards": shard.n_shards, "seed": shard.seed,
@@ -203,6 +298,7 @@ def write_shard(path: str | Path, shard: Shard) -> Path:
                 "per_angle_requested": problem.scaling.requested,
                 "per_angle_effective": problem.scaling.effective,
                 "scaling_names": list(problem.scaling.names) or [""],
+                "method": shard.method, "method_reason": shard.method_reason,
                 **{f"provenance_{k}": v for k, v in shard.provenance.items()},
             })
 
@@ -242,6 +338,10 @@ def read_shard(path: str | Path) -> Shard:
         a = {k: fh.attrs[k] for k in _ATTRS + _PROBLEM_ATTRS}
         arrays = {n: fh[n][()] for n in wanted}
         sc = {n: fh[f"scaling/{n}"][()] for n in _SCALING}
+        proposal = None
+        if "proposal" in fh:
+            proposal = {n: fh[f"proposal/{n}"][()] for n in _PROPOSAL}
+            proposal["record"] = json.loads(_text(fh["proposal"].attrs["record"]))
         provenance = {k.removeprefix("provenance_"): _text(v) for k, v in fh.attrs.items()
                       if k.startswith("provenance_")}
     n_phys = int(a["n_physical"])
@@ -262,13 +362,22 @@ def read_shard(path: str | Path) -> Shard:
     return Shard(
         index=int(a["index"]), n_shards=int(a["n_shards"]), seed=int(a["seed"]),
         global_seed=int(a["global_seed"]), problem=problem, pad_to=int(a["pad_to"]),
-        provenance=provenance, **{n: arrays[n] for n in _ARRAYS},
+        provenance=provenance, method=_text(a["method"]),
+        method_reason=_text(a["method_reason"]), proposal=proposal,
+        **{n: arrays[n] for n in _ARRAYS},
     )
 
 
 def _with_types(problem: Problem) -> Problem:
     """HDF5 gives back what was written; restore the bool masks' dtype explicitly."""
     return replace(problem, free=problem.free.astype(bool), mask=problem.mask.astype(bool))
+
+
+def shard_method(path: str | Path) -> str:
+    """The posterior method a shard file was made for (its ``method`` attribute), read
+    without its data: the workflow sizes the combine job by it."""
+    with h5py.File(path, "r") as fh:
+        return _text(fh.attrs.get("method", "nuts"))
 
 
 def merged_problem(shards: list[Shard]) -> Problem:

@@ -162,7 +162,8 @@ def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
 
 def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
              truth: str | Path | None = None) -> list[Path]:
-    """Write the CMC figures of one dataset: traces, marginals, pair plot, shards.
+    """Write the CMC figures of one dataset: traces, marginals, pair plot, shards (not for
+    importance sampling of several shards, which makes no per-shard posterior).
 
     The marginals mark the NLSQ value and 1σ and, given the ``truth`` file of simulated data,
     the true values (:func:`known_truth`); the pair plot shows the physical parameters of the
@@ -182,18 +183,20 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
     except ValueError:
         physical = {n for mode in registry.MODES for n in registry.names(mode)}
     pair = [k for k, n in enumerate(r.names) if n in physical and np.ptp(flat[:, k]) > 0]
+    resampled = files.read_json(Path(ds.cmc_diagnostics)).get("method") == "importance"
     figures = {
-        "cmc_trace": posterior.trace_figure(r.draws, r.names, title=head),
+        "cmc_trace": posterior.trace_figure(r.draws, r.names, title=head, resampled=resampled),
         "cmc_marginals": posterior.marginals_figure(
             r.draws, r.names, title=head,
             reference={n: nlsq[n] for n in r.names if n in nlsq},
             truth=known_truth(truth, r.names)),
         "cmc_pair": posterior.pair_figure(r.draws[..., pair], [r.names[k] for k in pair],
                                           title=head),
-        "cmc_shards": posterior.shards_figure(
-            r.shard_means, r.shard_sds, r.shard_used, r.names, flat.mean(axis=0),
-            flat.std(axis=0), title=head, reasons=r.shard_reasons),
     }
+    if np.isfinite(r.shard_means).any():  # importance sampling of shards: no shard posterior
+        figures["cmc_shards"] = posterior.shards_figure(
+            r.shard_means, r.shard_sds, r.shard_used, r.names, flat.mean(axis=0),
+            flat.std(axis=0), title=head, reasons=r.shard_reasons)
     written = []
     for stem, fig in figures.items():
         written += save_figure(fig, out / f"{stem}.png", svg=svg)

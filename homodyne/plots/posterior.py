@@ -51,16 +51,20 @@ def _bins(x: np.ndarray, n: int = 40) -> np.ndarray | int:
 
 
 @styled
-def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figure:
+def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
+                 resampled: bool = False) -> Figure:
     """Draw-by-draw trace (left) and per-chain histogram (right) of every parameter.
 
     Chains that disagree, drift or stick show up as separated colours; one colour per chain
-    (legend on top).
+    (legend on top).  Importance-sampling draws (``resampled``) are one set of independent
+    draws resampled by their weights, not a chain: the title says so, and a trace without
+    structure is what they should look like.
 
     Args:
         draws: shape ``(chains, draws, parameters)``.
         names: one per parameter.
         title: figure title (dataset, mode, q).
+        resampled: the draws are importance sampling's.
     """
     n_chains, n_draws, n_par = draws.shape
     row, width = 1.1, 7.5
@@ -76,7 +80,7 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figu
         for c in range(n_chains):
             color = CHAIN_COLORS[c % len(CHAIN_COLORS)]
             axes[k, 0].plot(steps, draws[c, :, k], color=color, lw=0.5, alpha=0.8,
-                            label=f"chain {c}")
+                            label="resampled draws" if resampled else f"chain {c}")
             axes[k, 1].hist(draws[c, :, k], bins=bins, orientation="horizontal",
                             histtype="step", color=color, density=True)
         axes[k, 0].set_xlim(0, max(1, n_draws - 1))
@@ -90,8 +94,9 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str) -> Figu
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncols=min(n_chains, 8), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    fig.suptitle(f"{title} · {n_chains} chains × {n_draws} draws", y=1 - 0.08 / height,
-                 va="top")
+    what = (f"importance sampling: {n_draws} draws resampled by their weights (no chains)"
+            if resampled else f"{n_chains} chains × {n_draws} draws")
+    fig.suptitle(f"{title} · {what}", y=1 - 0.08 / height, va="top")
     return fig
 
 

@@ -1,4 +1,5 @@
-# Consensus Monte Carlo: shard (K depends on the data), NUTS per shard, combine.
+# The Bayesian posterior: shard (K and the method depend on the data), one job per shard
+# (NUTS, or importance sampling's likelihood at the run's proposal draws), combine.
 
 
 checkpoint shard:
@@ -62,8 +63,8 @@ rule combine:
     conda:
         "../../envs/homodyne.yaml"
     resources:
-        mem_mb=mem_mb("combine", "posteriors"),
-        runtime=runtime("combine", "posteriors"),
+        mem_mb=combine_mem_mb,
+        runtime=combine_runtime,
     params:
         settings=settings("combine"),
         files=lambda wc: out(wc.ds),

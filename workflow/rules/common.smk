@@ -80,6 +80,37 @@ def runtime(step, *names):
     )
 
 
+def shard_sizes(input):
+    """Sizes in bytes of the shard files in a job's ``shards`` folder."""
+    return [f.stat().st_size for f in Path(input.shards).glob("shard_*.h5")]
+
+
+def combine_fallback(wildcards, input):
+    """Whether a combine job may run NUTS on its shards: importance sampling of several
+    shards under ``cmc.method: auto`` (one shard's fallback runs in its own NUTS job); the
+    method is an attribute of the shard files, read without their data."""
+    from homodyne.cmc.shard import shard_method  # JAX: only once the shards exist
+
+    files = sorted(Path(input.shards).glob("shard_*.h5"))
+    return (
+        DATASETS[wildcards.ds].cmc.method == "auto"
+        and len(files) > 1
+        and shard_method(files[0]) == "importance"
+    )
+
+
+def combine_mem_mb(wildcards, input, attempt):
+    sizes = shard_sizes(input)
+    total = input_size("posteriors")(wildcards, input) + sum(sizes)
+    return resources.combine_mem_mb(total, sizes, combine_fallback(wildcards, input), attempt)
+
+
+def combine_runtime(wildcards, input, attempt):
+    sizes = shard_sizes(input)
+    total = input_size("posteriors")(wildcards, input) + sum(sizes)
+    return resources.combine_runtime_min(total, sizes, combine_fallback(wildcards, input), attempt)
+
+
 def cmc_enabled(name):
     return DATASETS[name].cmc.enable
 
