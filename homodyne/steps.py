@@ -115,7 +115,7 @@ def check_data(ds: DatasetConfig, data) -> None:
     kept = select_angles(data, ds.phi_ranges)
     if not np.isfinite(kept.c2).all():
         return
-    reasons = quality.dataset_reasons(ds, kept)
+    reasons = quality.data_reasons(kept.c2, str(ds.file), phi=kept.phi, raw=True)
     refused = quality.refuse(reasons)
     if refused:
         raise DataQualityError(f"{ds.name}: {refused}")
