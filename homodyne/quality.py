@@ -690,13 +690,6 @@ def cmc_verdict(result, *, khat: float | None = None) -> dict:
     return verdict(cmc_reasons(result, khat=khat))
 
 
-def find_khat(diagnostics: Mapping) -> float | None:
-    """The consensus self-check's k̂ recorded in an ``mcmc_diagnostics.json`` mapping
-    (``self_check.k_hat``); ``None`` when the consensus was not checked (one shard)."""
-    value = (diagnostics.get("self_check") or {}).get("k_hat")
-    return float(value) if isinstance(value, int | float) else None
-
-
 # ------------------------------------------------------------------------------- data
 
 

@@ -1,6 +1,7 @@
 """Figures of NLSQ and CMC results (GitHub issue 6, docs/outputs.md).
 
-Entry points, each reading the result files :mod:`homodyne.layout` names:
+Entry points, each reading a dataset's result files through :mod:`homodyne.results` (this
+package draws; it opens no result file itself):
 
 * :func:`plot_results` -- every figure that applies to a results folder (``homodyne plot
   RESULTS_DIR [--dataset NAME] [--svg]``).
