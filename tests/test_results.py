@@ -25,14 +25,13 @@ from homodyne.nlsq import build_problem
 # fresh process; after each, whether matplotlib has been imported so far.
 JOBS = """
 import json, sys
-from pathlib import Path
 from homodyne import runtime
 runtime.configure(1)
 from homodyne import layout, steps
 config, root = json.loads(sys.argv[1]), sys.argv[2]
 ds = steps.dataset_from(config, "d")
 out = layout.dataset(root, "d")
-shards = sorted(Path(out.shards).glob("shard_*.h5"))
+shards = layout.shard_files(out.shards)
 jobs = {
     "nuts": lambda: [steps.nuts_step(ds, s, out.posterior(k))
                      for k, s in zip(layout.shard_indices(shards), shards)],

@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from homodyne import __version__
+from homodyne import __version__, layout
 from homodyne import params as registry
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.config import AnalysisConfig, CMCConfig
@@ -172,8 +172,8 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
     for k, part in enumerate(parts):
         shard = Shard(index=k, seed=shard_seed(cfg.seed, k), problem=problem.rows(part),
                       **common)
-        paths.append(write_shard(outdir / f"shard_{k:03d}.h5", shard))
-    for stale in set(outdir.glob("shard_*.h5")) - set(paths):
+        paths.append(write_shard(layout.shard_file(outdir, k), shard))
+    for stale in set(layout.shard_files(outdir)) - set(paths):
         stale.unlink()
     return paths
 

@@ -1,22 +1,10 @@
 """Write the figures of a dataset's result files: the ``plot`` step and ``homodyne plot``.
 
 Each function reads a dataset's result files through :mod:`homodyne.results` (the one
-reader of every result file; nothing here opens a file) and writes into the folder it is
-given (the dataset's ``plots/`` folder of the layout)::
-
-    <results_dir>/<dataset>/plots/c2_phi_<angle>.png   one per angle, e.g. c2_phi_+045.0.png
-    <results_dir>/<dataset>/plots/c2_overview.png      all angles, data above / fit below
-    <results_dir>/<dataset>/plots/c2_cuts.png          c2 along constant-lag lines
-    <results_dir>/<dataset>/plots/residual_histogram.png
-    <results_dir>/<dataset>/plots/cmc_trace.png        (with CMC results)
-    <results_dir>/<dataset>/plots/cmc_marginals.png
-    <results_dir>/<dataset>/plots/cmc_pair.png
-    <results_dir>/<dataset>/plots/cmc_shards.png
-    <results_dir>/plots/datasets_parameters.png        (with two or more datasets)
-    <results_dir>/<dataset>/twotime/one_time.png       one-time g2 with the fit on top
-    <results_dir>/<dataset>/twotime/ageing.png         decay time against age
-
-``<angle>`` is signed, zero-padded, one decimal (:func:`~homodyne.plots.figure.angle_tag`).
+reader of every result file; nothing here opens a file) and writes its figures into the
+folder it is given, under the names of the figure table :data:`homodyne.layout.FIGURES`
+(per angle :func:`homodyne.layout.angle_figure_file`); the model-free views' figures go
+beside their files, the cross-dataset figure to :func:`homodyne.layout.datasets_figure`.
 With ``svg=True`` an ``.svg`` of the same name is written beside each PNG.  Figures live
 beside the results they show, so copying a dataset folder keeps its plots.
 """
@@ -33,7 +21,7 @@ from homodyne.data.simulate import existing_truth
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
 from homodyne.plots import c2, datasets, posterior, twotime
-from homodyne.plots.figure import angle_tag, save_figure, title
+from homodyne.plots.figure import save_figure, title
 
 
 def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
@@ -58,7 +46,7 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     for p, phi in enumerate(r.phi):
         fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p], excluded=r.excluded,
                           title=title(r.name, r.mode, r.q, phi, **verdict))
-        written += save_figure(fig, Path(out_dir) / f"c2_phi_{angle_tag(phi)}.png", svg=svg)
+        written += save_figure(fig, layout.angle_figure_file(out_dir, phi), svg=svg)
     used = c2.masked(r.c2_exp, r.excluded)  # excluded pairs: grey, in no statistic
     figures = {
         "c2_overview": c2.c2_overview_figure(r.t, r.phi, used, r.c2_fit, r.sigma,
@@ -68,7 +56,7 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
             used, r.c2_fit, r.sigma, title=f"{head} · χ²ᵣ = {r.reduced_chi2:.4g}"),
     }
     for stem, fig in figures.items():
-        written += save_figure(fig, Path(out_dir) / f"{stem}.png", svg=svg)
+        written += save_figure(fig, layout.figure_file(out_dir, stem), svg=svg)
     return written
 
 
@@ -179,7 +167,7 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
     }
     written = []
     for stem, fig in figures.items():
-        written += save_figure(fig, Path(out_dir) / f"{stem}.png", svg=svg)
+        written += save_figure(fig, layout.figure_file(out_dir, stem), svg=svg)
     return written
 
 
