@@ -41,10 +41,11 @@ from pathlib import Path
 SHARD_DIGITS = 3
 
 SHARD_PREFIX = "shard_"
-"""Stem of shard ``k``'s data file (``.h5``) and of its NUTS job's log and benchmark."""
+"""Starts the stem of shard ``k``'s data file and of its NUTS job's log and benchmark."""
 SHARD_SUFFIX = ".h5"
+"""Ends a shard's data file (HDF5)."""
 POSTERIOR_PREFIX = "posterior_"
-"""Stem of shard ``k``'s posterior file (``.nc``)."""
+"""Starts the stem of shard ``k``'s posterior file (``.nc``)."""
 
 
 def shard_tag(k: int | str) -> str:
@@ -64,7 +65,7 @@ def shard_file(folder: str | Path, k: int | str) -> Path:
 
 
 def shard_index(path: str | Path) -> int:
-    """The index ``k`` of a shard file named as :func:`shard_name` names it (``shard_007.h5``
+    """The index ``k`` of a shard file named as :func:`shard_file` names it (``shard_007.h5``
     -> 7)."""
     stem = Path(path).stem
     tag = stem.removeprefix(SHARD_PREFIX)

@@ -29,6 +29,7 @@ status 2.  Paths come from :mod:`homodyne.layout`::
     analysis_summary.json             write_summary   read_summary
     the quality of a JSON result                      read_quality
     <stem>.truth.json of simulated data               read_truth
+    a results folder's datasets                       dataset_layouts
 """
 
 from __future__ import annotations
