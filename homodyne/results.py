@@ -20,7 +20,7 @@ status 2.  Paths come from :mod:`homodyne.layout`::
 
     file                              writer          readers
     nlsq/nlsq_results.json, .npz      write_nlsq      read_nlsq_summary, read_nlsq,
-                                                      read_c2_fit, read_nlsq_estimate
+                                                      read_c2_fit
     twotime/one_time.npz, ageing.npz  write_twotime   read_twotime
     cmc/mcmc_parameters.json          write_cmc       read_cmc_parameters
     cmc/mcmc_diagnostics.json         write_cmc       read_cmc_diagnostics
@@ -54,7 +54,7 @@ from homodyne.io import write_json, write_npz
 from homodyne.layout import DatasetLayout
 
 if TYPE_CHECKING:
-    from homodyne.cmc import ConsensusResult, NLSQEstimate
+    from homodyne.cmc import ConsensusResult
     from homodyne.data import XPCSData
     from homodyne.nlsq import FitResult
     from homodyne.twotime import Ageing
@@ -281,38 +281,6 @@ def read_c2_fit(path: str | Path, data: XPCSData) -> np.ndarray:
                               f"filtered data ({fit['c2_fit'].shape} vs {data.c2.shape}); "
                               "rerun the NLSQ step")
     return np.asarray(fit["c2_fit"], dtype=np.float64)
-
-
-def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
-    """Values, 1σ, free mask and covariance of an ``nlsq_results.json``: the CMC priors'
-    centre and width, for a shard step that starts from the NLSQ result file.
-
-    A null 1σ reads as infinite, a null covariance entry (or a file without ``covariance``)
-    as NaN: the sampler then starts from a unit mass matrix for those parameters.
-
-    Raises:
-        DataFormatError: the file is missing, not JSON, or holds no ``parameters`` mapping.
-    """
-    from homodyne.cmc.priors import NLSQEstimate  # the CMC steps only
-
-    content = read_nlsq_summary(path)
-    parameters = content.get("parameters")
-    if not isinstance(parameters, dict):
-        raise DataFormatError(f"{path}: no 'parameters' mapping for the CMC priors; {REWRITE}")
-    names = tuple(parameters)
-
-    def column(key, missing):
-        return np.array([missing if parameters[n].get(key) is None else parameters[n][key]
-                         for n in names], dtype=np.float64)
-
-    return NLSQEstimate(
-        names=names,
-        values=column("value", math.nan),
-        uncertainties=column("uncertainty", math.inf),
-        free=np.array([not parameters[n].get("fixed", False) for n in names]),
-        covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
-                            dtype=np.float64).reshape(len(names), len(names)),
-    )
 
 
 # ------------------------------------------------------------------ model-free views

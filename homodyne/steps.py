@@ -201,9 +201,9 @@ def _times(values) -> str:
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,
                out_dir: str | Path) -> list[Path]:
     """Split the filtered data into shard files with priors from the NLSQ result."""
-    from homodyne.cmc import make_shards
+    from homodyne.cmc import make_shards, read_nlsq_estimate
 
-    estimate = results.read_nlsq_estimate(nlsq_json)
+    estimate = read_nlsq_estimate(nlsq_json)
     paths = make_shards(read_xpcs(filtered), estimate, ds.cmc, out_dir, analysis=ds.analysis)
     log.info("%s: %d shards in %s", ds.name, len(paths), out_dir)
     return paths

@@ -141,7 +141,6 @@ def test_writers_write_what_they_are_handed(auto_fit, tmp_path):
 READERS = {
     "nlsq summary": (lambda ds: results.read_nlsq_summary(ds.nlsq_json), "nlsq_json"),
     "nlsq record": (results.read_nlsq, "nlsq_json"),
-    "nlsq estimate": (lambda ds: results.read_nlsq_estimate(ds.nlsq_json), "nlsq_json"),
     "twotime": (results.read_twotime, "one_time"),
     "cmc record": (results.read_cmc, "cmc_npz"),
     "cmc parameters": (lambda ds: results.read_cmc_parameters(ds.cmc_parameters),

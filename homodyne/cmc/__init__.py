@@ -9,7 +9,7 @@ and ``homodyne run --method cmc`` runs them in one process:
 """
 
 from homodyne.cmc.combine import ConsensusResult, ShardReport, combine, consensus_draws
-from homodyne.cmc.priors import NLSQEstimate
+from homodyne.cmc.priors import NLSQEstimate, read_nlsq_estimate
 from homodyne.cmc.sample import sample_shard
 from homodyne.cmc.shard import make_shards, read_shard
 
@@ -20,6 +20,7 @@ __all__ = [
     "combine",
     "consensus_draws",
     "make_shards",
+    "read_nlsq_estimate",
     "read_shard",
     "sample_shard",
 ]

@@ -13,10 +13,14 @@ truncation, so the product of the K shard priors is the prior, once.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from homodyne.errors import FitError
 
 MIN_WIDTH_FRACTION = 0.01
 """Narrowest prior sd, as a fraction of the bound range."""
@@ -29,9 +33,8 @@ class NLSQEstimate:
     """What CMC needs from an NLSQ fit, in the layout ``[physical, scaling]``.
 
     :class:`homodyne.nlsq.FitResult` has these attributes too, so either can be passed to
-    :func:`homodyne.cmc.make_shards`; this one is what
-    :func:`homodyne.results.read_nlsq_estimate` returns for a workflow step that starts from
-    the NLSQ result file.
+    :func:`homodyne.cmc.make_shards`; this one is what :func:`read_nlsq_estimate` returns for
+    a workflow step that starts from the NLSQ result file.
     """
 
     names: tuple[str, ...]
@@ -39,6 +42,37 @@ class NLSQEstimate:
     uncertainties: np.ndarray
     free: np.ndarray
     covariance: np.ndarray
+
+
+def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
+    """Values, 1σ, free mask and covariance from an ``nlsq_results.json``.
+
+    A null 1σ reads as infinite, a null covariance entry (or a file without ``covariance``)
+    as NaN: the sampler then starts from a unit mass matrix for those parameters.
+
+    Raises:
+        FitError: the file is missing or does not hold a ``parameters`` mapping.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+        parameters = content["parameters"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FitError(f"{path}: cannot read NLSQ parameters for the CMC priors ({exc})") from exc
+    names = tuple(parameters)
+
+    def column(key, missing):
+        return np.array([missing if parameters[n].get(key) is None else parameters[n][key]
+                         for n in names], dtype=np.float64)
+
+    return NLSQEstimate(
+        names=names,
+        values=column("value", math.nan),
+        uncertainties=column("uncertainty", math.inf),
+        free=np.array([not parameters[n].get("fixed", False) for n in names]),
+        covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
+                            dtype=np.float64).reshape(len(names), len(names)),
+    )
 
 
 def prior_scale(sigma, lower, upper, prior_width: float) -> np.ndarray:
