@@ -29,7 +29,7 @@ from pathlib import Path
 # shadow the nlsq package that homodyne.nlsq imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
-from homodyne import layout, runtime  # noqa: E402
+from homodyne import layout, quality, runtime  # noqa: E402
 
 runtime.configure()
 
@@ -39,10 +39,11 @@ import numpy as np  # noqa: E402
 import homodyne  # noqa: E402
 from homodyne.cmc import combine, make_shards, sample_shard  # noqa: E402
 from homodyne.cmc.combine import read_posterior  # noqa: E402
+from homodyne.cmc.diagnostics import posterior_table  # noqa: E402
 from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig  # noqa: E402
 from homodyne.data import load, simulate  # noqa: E402
 from homodyne.nlsq import fit  # noqa: E402
-from homodyne.outputs import write_cmc  # noqa: E402
+from homodyne.results import write_cmc  # noqa: E402
 
 TRUTH = {"D0": 1e4, "alpha": -0.5, "D_offset": 10.0}
 Q, DT = 0.0054, 0.1
@@ -109,13 +110,15 @@ def main() -> None:
               f" {j['compile_s']:>10.1f} {j['ess_bulk_min']:>8.0f} {j['ess_per_s']:>7.1f}"
               f" {j['divergences']:>4d}")
 
-    stage_dir = work / "stage"
+    staged = layout.dataset(work, "stage")
     start = time.perf_counter()
-    paths = make_shards(data, nlsq, cfg, stage_dir / "cmc" / "shards", analysis=analysis)
-    posteriors = [sample_shard(s, cfg, stage_dir / "cmc" / "posteriors" / f"posterior_{k:03d}.nc",
-                               cache_dir=stage_dir / ".jax_cache") for k, s in enumerate(paths)]
+    paths = make_shards(data, nlsq, cfg, staged.shards, analysis=analysis)
+    posteriors = [sample_shard(s, cfg, staged.posterior(k),
+                               cache_dir=work / "stage" / ".jax_cache")
+                  for k, s in enumerate(paths)]
     result = combine(posteriors, cfg)
-    write_cmc(layout.dataset(work, "stage"), result, {})
+    write_cmc(staged, result, table=posterior_table(result.names, result.draws),
+              verdict=quality.cmc_verdict(result, khat=result.check.k_hat), settings={})
     stage = time.perf_counter() - start
     sampler = sum(s.seconds for s in result.shards)
     compiling = sum(float(read_posterior(p).attrs["compile_seconds"]) for p in posteriors)

@@ -30,14 +30,13 @@ import matplotlib
 import numpy as np
 
 import homodyne
-from homodyne import layout, runtime
+from homodyne import layout, quality, runtime
 from homodyne.config import AnalysisConfig
 from homodyne.data import load, simulate
-from homodyne.nlsq import fit
-from homodyne.outputs import write_nlsq
+from homodyne.nlsq import build_problem, fit
 from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, save_figure
-from homodyne.plots.files import read_nlsq
+from homodyne.results import read_nlsq, write_nlsq
 
 runtime.configure()
 
@@ -56,7 +55,9 @@ def _fitted_dataset(root: Path, n_phi: int, n_frames: int) -> layout.DatasetLayo
     print(f"(fit of {n_phi} x {n_frames - 1} frames: {time.perf_counter() - start:.1f} s, "
           "not counted)")
     out = layout.dataset(root, "bench")
-    write_nlsq(out, result, data, analysis, {})
+    model = build_problem(data, analysis, result.per_angle_effective).model_matrix(result.values)
+    write_nlsq(out, result, data, c2_fit=model, verdict=quality.nlsq_verdict(result),
+               settings={})
     return out
 
 

@@ -8,7 +8,6 @@ traceback, and give exit status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -82,7 +81,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config) -> int:
-    from homodyne import layout, quality
+    from homodyne import layout, quality, results
     from homodyne.runner import run, without_cmc
 
     datasets = [config.dataset(args.dataset)] if args.dataset else list(config.datasets)
@@ -94,7 +93,7 @@ def _run(args: argparse.Namespace, config) -> int:
             log.warning("%s: cmc.enable is false; CMC skipped", ds.name)
     failed = run(datasets, args.output, plots=config.plots if args.plots else None)
     for ds in datasets:  # the verdict of each dataset, as its analysis_summary.json records it
-        summary = json.loads(Path(layout.dataset(args.output, ds.name).summary).read_text())
+        summary = results.read_summary(layout.dataset(args.output, ds.name).summary)
         print("\n".join(quality.summary_lines(summary["quality"], ds.name,
                                                quality.method_label(summary.get("cmc")))))
         if summary["quality"]["verdict"] == quality.FAILED and ds.name not in failed:

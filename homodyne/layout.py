@@ -12,7 +12,7 @@ ask this module for paths, so the layout is written down once::
                      mcmc_inference_data.nc
     <root>/<dataset>/twotime/one_time.{npz,png}     one-time g2 of data and fit
     <root>/<dataset>/twotime/ageing.{npz,png}       g2 and decay time per age window
-    <root>/<dataset>/plots/                         figures of the dataset
+    <root>/<dataset>/plots/                         figures of the dataset (:data:`FIGURES`)
     <root>/<dataset>/analysis_summary.json
     <root>/<dataset>/tables/parameters.html, diagnostics.html, provenance.html
                                                     the summary as pages (``make report``)
@@ -23,6 +23,12 @@ ask this module for paths, so the layout is written down once::
 
 ``name`` may be a Snakemake wildcard such as ``"{ds}"`` and a shard index ``"{k}"``: the
 same properties then give the rules' path patterns.
+
+The names inside the folders are tables here too, each spelled once: the shard files
+(:func:`shard_file`, :func:`shard_files`, :func:`shard_index`), which the shard step writes
+and the workflow, ``homodyne run`` and ``combine`` list; and the figures of a
+dataset's ``plots/`` folder (:data:`FIGURES`, :func:`figure_file`), which the plots write and
+the report files, labels and captions.
 """
 
 from __future__ import annotations
@@ -34,10 +40,109 @@ from pathlib import Path
 
 SHARD_DIGITS = 3
 
+SHARD_PREFIX = "shard_"
+"""Starts the stem of shard ``k``'s data file and of its NUTS job's log and benchmark."""
+SHARD_SUFFIX = ".h5"
+"""Ends a shard's data file (HDF5)."""
+POSTERIOR_PREFIX = "posterior_"
+"""Starts the stem of shard ``k``'s posterior file (``.nc``)."""
+
 
 def shard_tag(k: int | str) -> str:
     """``7`` -> ``"007"``; a wildcard such as ``"{k}"`` is passed through."""
     return f"{k:0{SHARD_DIGITS}d}" if isinstance(k, int) else str(k)
+
+
+def shard_name(k: int | str) -> str:
+    """``7`` -> ``"shard_007"``: the stem of shard ``k``'s data file, NUTS log and benchmark
+    (``"{k}"`` gives the rules' pattern)."""
+    return SHARD_PREFIX + shard_tag(k)
+
+
+def shard_file(folder: str | Path, k: int | str) -> Path:
+    """Shard ``k``'s data file in a shards folder."""
+    return Path(folder, shard_name(k) + SHARD_SUFFIX)
+
+
+def shard_index(path: str | Path) -> int:
+    """The index ``k`` of a shard file named as :func:`shard_file` names it (``shard_007.h5``
+    -> 7)."""
+    stem = Path(path).stem
+    tag = stem.removeprefix(SHARD_PREFIX)
+    if tag == stem or not tag.isdigit():
+        raise ValueError(f"{path}: not a shard file name ({shard_file('', 0)})")
+    return int(tag)
+
+
+def shard_indices(files) -> list[int]:
+    """Indices of shard files named as :func:`shard_file` names them, sorted."""
+    return sorted(shard_index(f) for f in files)
+
+
+def shard_files(folder: str | Path) -> list[Path]:
+    """The shard data files in a shards folder, in index order (``shard_1000.h5`` after
+    ``shard_999.h5``, where a name sort would put it after ``shard_100.h5``)."""
+    found = [p for p in Path(folder).glob(f"{SHARD_PREFIX}*{SHARD_SUFFIX}")
+             if p.stem.removeprefix(SHARD_PREFIX).isdigit()]
+    return sorted(found, key=shard_index)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of a dataset's ``plots/`` folder as the report files it."""
+
+    part: str
+    """The report's part of the dataset (its subcategory): ``NLSQ`` or ``Bayesian (CMC)``."""
+    label: str
+    """What it shows: the report's label, which workflow/report/figures.rst explains."""
+
+
+FIGURES = {
+    "c2_overview": Figure("NLSQ", "c2 of every angle: data above, fit below the diagonal"),
+    "c2_cuts": Figure("NLSQ", "c2 along lines of constant lag, data and fit"),
+    "residual_histogram": Figure("NLSQ", "normalised residuals against N(0, 1)"),
+    "cmc_trace": Figure("Bayesian (CMC)", "traces of the chains"),
+    "cmc_marginals": Figure("Bayesian (CMC)", "posterior of each parameter, NLSQ value marked"),
+    "cmc_pair": Figure("Bayesian (CMC)", "pairwise posteriors and correlations"),
+    "cmc_shards": Figure("Bayesian (CMC)", "shard posteriors against the consensus"),
+}
+"""Every figure of a dataset's ``plots/`` folder but the per-angle ones, by file stem."""
+
+ANGLE_FIGURE_PREFIX = "c2_phi_"
+"""Stem of the per-angle figures: ``c2_phi_<angle tag>`` (:func:`angle_tag`), part NLSQ."""
+
+
+def angle_tag(phi: float) -> str:
+    """File-name tag of an angle: signed, zero-padded, one decimal (``+045.0``, ``-157.5``).
+
+    Fixed width keeps a folder listing in angle order; the sign keeps -45 and 45 apart.
+    """
+    return f"{float(phi):+06.1f}"
+
+
+def figure_file(folder: str | Path, stem: str) -> Path:
+    """The PNG of figure ``stem`` of :data:`FIGURES` in a plots folder.
+
+    Raises:
+        KeyError: ``stem`` is not in the table, so the report would not know the figure.
+    """
+    if stem not in FIGURES:
+        raise KeyError(f"{stem}: not a figure of homodyne.layout.FIGURES ({', '.join(FIGURES)})")
+    return Path(folder, f"{stem}.png")
+
+
+def angle_figure_file(folder: str | Path, phi: float) -> Path:
+    """The PNG of the per-angle figure of angle ``phi`` (degrees) in a plots folder."""
+    return Path(folder, f"{ANGLE_FIGURE_PREFIX}{angle_tag(phi)}.png")
+
+
+def figure_of(stem: str) -> Figure:
+    """How the report files the figure ``stem`` of a plots folder: from :data:`FIGURES`, or
+    the angle's own label for a per-angle figure."""
+    if stem.startswith(ANGLE_FIGURE_PREFIX):
+        angle = stem.removeprefix(ANGLE_FIGURE_PREFIX)
+        return Figure("NLSQ", f"c2 at φ = {angle}°: data, fit, residual")
+    return FIGURES[stem]
 
 
 @dataclass(frozen=True)
@@ -71,10 +176,10 @@ class DatasetLayout:
         return self._path("cmc", "shards")
 
     def shard(self, k: int | str) -> str:
-        return self._path("cmc", "shards", f"shard_{shard_tag(k)}.h5")
+        return str(shard_file(self.shards, k))
 
     def posterior(self, k: int | str) -> str:
-        return self._path("cmc", "posteriors", f"posterior_{shard_tag(k)}.nc")
+        return self._path("cmc", "posteriors", f"{POSTERIOR_PREFIX}{shard_tag(k)}.nc")
 
     @property
     def posteriors(self) -> str:
@@ -194,11 +299,6 @@ def config_files(snakemake_args: Sequence[str]) -> list[str]:
         elif taking:
             files.append(arg)
     return files
-
-
-def shard_indices(shard_files) -> list[int]:
-    """Indices of shard files named as :meth:`DatasetLayout.shard` names them, sorted."""
-    return sorted(int(Path(f).stem.rsplit("_", 1)[1]) for f in shard_files)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ and, in words, the number behind it and what to do.  ``failed`` means the number
 be used (the model cannot describe the data, the solver or sampler did not converge);
 ``warning`` means some numbers are usable and the reasons say which are not.
 
-The checks are small pure functions of numbers (no files, no JAX), one per concern:
+The checks are small pure functions of numbers (no files, no JAX), one per concern; the
+callers read the files (the load step, ``homodyne validate``, the matrix importer), so this
+module imports nothing of the data layer, whose importer runs these checks:
 
 - :func:`nlsq_reasons` / :func:`nlsq_verdict`: bounds, unidentified parameters, correlated
   pairs, χ²_red, convergence, parameters that did not move.
@@ -732,13 +734,6 @@ def cmc_verdict(result, *, khat: float | None = None) -> dict:
     return verdict(cmc_reasons(result, khat=khat))
 
 
-def find_khat(diagnostics: Mapping) -> float | None:
-    """The consensus self-check's k̂ recorded in an ``mcmc_diagnostics.json`` mapping
-    (``self_check.k_hat``); ``None`` when the consensus was not checked (one shard)."""
-    value = (diagnostics.get("self_check") or {}).get("k_hat")
-    return float(value) if isinstance(value, int | float) else None
-
-
 # ------------------------------------------------------------------------------- data
 
 
@@ -826,23 +821,6 @@ def data_reasons(c2: np.ndarray, label: str, *, phi: Sequence[float] | None = No
                 f"{g[2]:.4g}, long lags: {baseline:.4g}): the dynamics are faster than the "
                 "frame time and cannot be resolved; use a shorter frame time")))
     return out
-
-
-def dataset_reasons(ds, data=None) -> list[dict]:
-    """:func:`data_reasons` of a configured dataset as ``homodyne run`` will load it (both
-    triangles as stored); a dataset the loader refuses gives one ``failed`` reason with the
-    loader's message.  The one check here that reads files: ``homodyne validate`` calls it,
-    passing ``data`` when it has loaded the dataset already."""
-    from homodyne.data import load
-    from homodyne.errors import DataQualityError
-
-    if data is None:
-        try:
-            data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
-                        frames=ds.frames)
-        except DataQualityError as exc:
-            return [reason("data", str(exc), severity=FAILED)]
-    return data_reasons(data.c2, str(ds.file), phi=data.phi, raw=True)
 
 
 def refuse(reasons: Iterable[Mapping]) -> str | None:

@@ -3,24 +3,23 @@
 The Snakemake rules call these through their short scripts (one job per step and shard),
 and ``homodyne run`` (:mod:`homodyne.runner`) calls the same functions, in the same order, on
 the same files, so both drivers produce the same results.  A step reads only the files it is
-given and writes only the files it is given (their paths come from :mod:`homodyne.layout`);
-every file is written atomically by the functions underneath.  Each result records the
-settings it was computed with (:mod:`homodyne.settings`).
+given and writes only the files it is given (their paths come from :mod:`homodyne.layout`),
+through the readers and writers of :mod:`homodyne.results`.  The step computes and the
+writer writes: the fitted model, the verdict, the model-free views and the posterior table
+are computed here and handed to the writer, so writing never calls back into the fit or the
+checks.  Each result records the settings it was computed with (:mod:`homodyne.settings`).
 """
 
 from __future__ import annotations
 
 import logging
-import platform
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-import homodyne
-from homodyne import quality, signals
+from homodyne import quality, results, signals, twotime
 from homodyne.config import DatasetConfig, parse_config
 from homodyne.data import (
     exclude_frames,
@@ -31,11 +30,9 @@ from homodyne.data import (
     write_xpcs,
 )
 from homodyne.diagnosis import diagnose
-from homodyne.errors import DataFormatError, DataQualityError
-from homodyne.io import write_json
+from homodyne.errors import DataQualityError
 from homodyne.layout import DatasetLayout
-from homodyne.nlsq import FitResult, fit
-from homodyne.outputs import parameter_table, write_cmc, write_nlsq, write_twotime
+from homodyne.nlsq import FitResult, build_problem, fit
 from homodyne.settings import step_settings
 
 log = logging.getLogger(__name__)
@@ -115,7 +112,7 @@ def check_data(ds: DatasetConfig, data) -> None:
     kept = select_angles(data, ds.phi_ranges)
     if not np.isfinite(kept.c2).all():
         return
-    reasons = quality.dataset_reasons(ds, kept)
+    reasons = quality.data_reasons(kept.c2, str(ds.file), phi=kept.phi, raw=True)
     refused = quality.refuse(reasons)
     if refused:
         raise DataQualityError(f"{ds.name}: {refused}")
@@ -138,54 +135,67 @@ def filter_step(ds: DatasetConfig, loaded: str | Path, out: str | Path) -> Path:
 
 
 def nlsq_step(ds: DatasetConfig, filtered: str | Path, out: DatasetLayout) -> FitResult:
-    """Fit the filtered data; write ``out``'s NLSQ files; log the parameter table."""
+    """Fit the filtered data; write ``out``'s NLSQ files with the fitted model on the full
+    grid and the fit's verdict; log the parameter table.
+
+    The model is evaluated by the problem the fit solved: built with the per-angle form
+    the fit settled on (``per_angle_mode: auto`` may settle on another than the one it
+    starts from), so the model has the fitted parameters' layout.
+    """
     data = read_xpcs(filtered)
     result = fit(data, ds.analysis, ds.nlsq)
-    paths = write_nlsq(out, result, data, ds.analysis, step_settings(ds, "nlsq"))
-    log.info("%s\n%s", ds.name, parameter_table(result))
+    problem = build_problem(data, ds.analysis, result.per_angle_effective)
+    paths = results.write_nlsq(out, result, data, c2_fit=problem.model_matrix(result.values),
+                               verdict=quality.nlsq_verdict(result),
+                               settings=step_settings(ds, "nlsq"))
+    log.info("%s\n%s", ds.name, _parameter_table(result))
     log.info("%s: NLSQ written to %s", ds.name, ", ".join(map(str, paths)))
     return result
+
+
+def _parameter_table(result: FitResult) -> str:
+    """A fixed-width table of the fitted parameters for the log."""
+    lines = [f"{'parameter':<22} {'value':>14} {'1σ':>12}", "-" * 50]
+    for name, value, sd, free in zip(result.names, result.values, result.uncertainties,
+                                     result.free, strict=True):
+        sd_text = f"{sd:12.4g}" if free else f"{'fixed':>12}"
+        lines.append(f"{name:<22} {value:14.6g} {sd_text}")
+    lines.append("-" * 50)
+    lines.append(f"chi2 {result.chi2:.6g}  reduced {result.reduced_chi2:.4f}  dof {result.dof}  "
+                 f"iterations {result.iterations}  success {result.success}")
+    return "\n".join(lines)
 
 
 def twotime_step(ds: DatasetConfig, filtered: str | Path, nlsq_npz: str | Path,
                  out: DatasetLayout) -> list[Path]:
     """The model-free views (one-time g2, ageing) of the filtered data with the NLSQ model
     reduced the same way.  Their figures are drawn by :func:`plot_step`, after CMC, so that
-    they carry the dataset's verdict as every other figure does."""
+    they carry the dataset's verdict as every other figure does.
+
+    Data and fitted model (``c2_fit`` of the NLSQ file, checked to be on the data's grid)
+    are reduced by the same functions over the same pairs: every pair off the diagonal whose
+    frames are not excluded.
+    """
     data = read_xpcs(filtered)
-    c2_fit = _fitted_matrix(nlsq_npz, data)
-    settings = step_settings(ds, "twotime")
-    paths = write_twotime(out, data, c2_fit, ds.twotime.age_windows, settings)
-    with np.load(out.ageing, allow_pickle=False) as z:
-        for p, phi in enumerate(data.phi):
-            log.info("%s φ = %+.1f°: decay time per age window (s): data %s, fit %s%s",
-                     ds.name, phi, _times(z["decay_time"][p]),
-                     _times(z["decay_time_model"][p]),
-                     "".join(f"; window {w + 1}: {r}" for w, r in
-                             enumerate(z["decay_reason"][p]) if r))
+    c2_fit = results.read_c2_fit(nlsq_npz, data)
+    keep, n_windows = data.pair_ok, ds.twotime.age_windows
+    one_time = twotime.one_time_from_two_time(data.c2, keep, data.dt)
+    _, g2_model, _, _ = twotime.one_time_from_two_time(c2_fit, keep, data.dt)
+    age = twotime.ageing(data.c2, keep, data.t, data.dt, n_windows)
+    age_model = twotime.ageing(c2_fit, keep, data.t, data.dt, n_windows)
+    paths = results.write_twotime(out, data, one_time=one_time, g2_model=g2_model,
+                                  ageing=age, ageing_model=age_model,
+                                  settings=step_settings(ds, "twotime"))
+    for p, phi in enumerate(data.phi):
+        log.info("%s φ = %+.1f°: decay time per age window (s): data %s, fit %s%s",
+                 ds.name, phi, _times(age.decay_time[p]), _times(age_model.decay_time[p]),
+                 "".join(f"; window {w + 1}: {r}" for w, r in enumerate(age.reason[p]) if r))
     log.info("%s: model-free views written to %s", ds.name, ", ".join(map(str, paths)))
     return paths
 
 
 def _times(values) -> str:
     return "[" + ", ".join("–" if not np.isfinite(v) else f"{v:.3g}" for v in values) + "]"
-
-
-def _fitted_matrix(nlsq_npz: str | Path, data) -> np.ndarray:
-    """``c2_fit`` of the NLSQ result, checked to be on the data's angles and grid.
-
-    Raises:
-        DataFormatError: the NLSQ file is of other data (rerun NLSQ).
-    """
-    from homodyne.plots.files import read_npz  # the plots package: not in every job (NUTS)
-
-    fit = read_npz(Path(nlsq_npz), ("c2_fit", "phi", "t"))
-    if (fit["c2_fit"].shape != data.c2.shape or not np.array_equal(fit["phi"], data.phi)
-            or not np.array_equal(fit["t"], data.t)):
-        raise DataFormatError(f"{nlsq_npz}: the fit is of other angles or frames than the "
-                              f"filtered data ({fit['c2_fit'].shape} vs {data.c2.shape}); "
-                              "rerun the NLSQ step")
-    return np.asarray(fit["c2_fit"], dtype=np.float64)
 
 
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,
@@ -209,21 +219,25 @@ def nuts_step(ds: DatasetConfig, shard: str | Path, out: str | Path) -> Path:
 def combine_step(ds: DatasetConfig, posteriors: Sequence[str | Path],
                  shards: Sequence[str | Path], out: DatasetLayout):
     """Consensus of the shard posteriors, checked against the shards' data (all of the
-    run's shard files); ``out``'s four CMC result files.
+    run's shard files); ``out``'s four CMC result files, with the posterior table and the
+    consensus's verdict (which reads the self-check's k̂).
 
     Returns:
         The :class:`homodyne.cmc.ConsensusResult`.
     """
     from homodyne.cmc import combine
+    from homodyne.cmc.diagnostics import posterior_table
 
     result = combine(posteriors, ds.cmc, shards)
-    paths = write_cmc(out, result, step_settings(ds, "combine"))
+    paths = results.write_cmc(out, result, table=posterior_table(result.names, result.draws),
+                              verdict=quality.cmc_verdict(result, khat=result.check.k_hat),
+                              settings=step_settings(ds, "combine"))
     log.info("%s: CMC used %d of %d shards; written to %s", ds.name, result.n_shards_used,
              result.n_shards, ", ".join(map(str, paths)))
     return result
 
 
-def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
+def plot_step(ds: DatasetConfig, files: DatasetLayout, out_dir: str | Path,
               plots: Mapping, truth: str | Path | None = None) -> list[Path]:
     """The figures of one dataset: NLSQ figures, CMC figures when CMC is enabled (with the
     true values of simulated data from its ``truth`` file, when there is one), and the
@@ -231,92 +245,59 @@ def plot_step(ds: DatasetConfig, results: DatasetLayout, out_dir: str | Path,
     from homodyne.plots import plot_cmc, plot_nlsq, plot_twotime
 
     svg = bool(plots.get("svg", False))
-    paths = plot_nlsq(results, out_dir, svg=svg)
+    paths = plot_nlsq(files, out_dir, svg=svg)
     if ds.cmc.enable:
-        paths += plot_cmc(results, out_dir, svg=svg, truth=truth)
-    paths += plot_twotime(results, mode=ds.analysis.mode, svg=svg)
+        paths += plot_cmc(files, out_dir, svg=svg, truth=truth)
+    paths += plot_twotime(files, mode=ds.analysis.mode, svg=svg)
     log.info("%s: %d figures in %s", ds.name, len(paths), out_dir)
     return paths
 
 
-def plot_datasets_step(datasets: Sequence[DatasetConfig], results: Sequence[DatasetLayout],
+def plot_datasets_step(datasets: Sequence[DatasetConfig], files: Sequence[DatasetLayout],
                        out: str | Path, plots: Mapping) -> Path:
     """Physical parameters across the configured datasets (two or more)."""
     from homodyne.plots import plot_datasets
 
-    cmc = [r for ds, r in zip(datasets, results, strict=True) if ds.cmc.enable]
-    made = plot_datasets(list(results), cmc, out, svg=bool(plots.get("svg", False)))
-    log.info("parameters across %d datasets: %s", len(results), made)
+    cmc = [r for ds, r in zip(datasets, files, strict=True) if ds.cmc.enable]
+    made = plot_datasets(list(files), cmc, out, svg=bool(plots.get("svg", False)))
+    log.info("parameters across %d datasets: %s", len(files), made)
     return made
 
 
-def summary_step(ds: DatasetConfig, results: DatasetLayout, out: str | Path) -> Path:
-    """``analysis_summary.json``: NLSQ and CMC side by side, with the settings each result
-    records, timings and provenance."""
-    from homodyne.plots.files import read_json
-
-    nlsq = read_json(Path(results.nlsq_json))
+def summary_step(ds: DatasetConfig, files: DatasetLayout, out: str | Path) -> Path:
+    """``analysis_summary.json``: NLSQ and CMC side by side, with the dataset's verdict (the
+    steps' verdicts merged, with their diagnosis), the settings each result records, timings
+    and provenance."""
+    nlsq = results.read_nlsq_summary(files.nlsq_json)
     cmc = diagnostics = None
     if ds.cmc.enable:
-        cmc = read_json(Path(results.cmc_parameters))
-        diagnostics = read_json(Path(results.cmc_diagnostics))
-    parameters = {}
-    for name, entry in nlsq["parameters"].items():
-        row = {"nlsq_value": entry["value"], "nlsq_uncertainty": entry["uncertainty"]}
-        if cmc and name in cmc["parameters"]:
-            row.update({f"cmc_{k}": v for k, v in cmc["parameters"][name].items()})
-        parameters[name] = row
+        cmc = results.read_cmc_parameters(files.cmc_parameters)
+        diagnostics = results.read_cmc_diagnostics(files.cmc_diagnostics)
     merged = quality.merge(nlsq.get("quality"), (diagnostics or {}).get("quality"))
     merged["diagnosis"] = diagnose(merged["reasons"], nlsq,
                                    ((cmc or {}).get("settings") or {}).get("cmc_nuts"))
-    summary = {
-        "dataset": ds.name,
-        "mode": nlsq["mode"],
-        "q": nlsq["q"],
-        "parameters": parameters,
-        "quality": merged,
-        "nlsq": {k: nlsq[k] for k in ("success", "message", "reduced_chi2", "chi2", "dof",
-                                      "iterations", "seconds", "strategy")},
-        "cmc": None if cmc is None else {
-            "n_shards": cmc.get("n_shards"), "n_shards_used": cmc.get("n_shards_used"),
-            "method": diagnostics.get("method", "nuts"),
-            "importance": diagnostics.get("importance"),
-            "overall": diagnostics.get("overall"),
-            "self_check": diagnostics.get("self_check"),
-            "seconds": sum(s.get("seconds") or 0.0 for s in diagnostics.get("shards", [])),
-        },
-        "settings": {"nlsq": nlsq.get("settings"),
-                     "cmc": None if cmc is None else cmc.get("settings")},
-        "provenance": {
-            "input_file": nlsq["provenance"]["source"],
-            "input_sha256": nlsq["provenance"]["sha256"],
-            "versions": {"homodyne": homodyne.__version__, "python": platform.python_version(),
-                         **{p: version(p) for p in ("jax", "nlsq", "numpyro")}},
-        },
-    }
-    path = write_json(out, summary)
-    log.info("%s: verdict %s; summary written to %s", ds.name, summary["quality"]["verdict"],
-             path)
+    path = results.write_summary(out, ds.name, nlsq, cmc, diagnostics, merged)
+    log.info("%s: verdict %s; summary written to %s", ds.name, merged["verdict"], path)
     return path
 
 
-def tables_step(results: DatasetLayout) -> list[Path]:
+def tables_step(files: DatasetLayout) -> list[Path]:
     """The parameters, diagnostics and provenance pages of one dataset, rendered from its
     summary (and CMC diagnostics) for the report."""
     from homodyne.tables import write_tables
 
-    paths = write_tables(results)
-    log.info("%s: tables %s", results.name, ", ".join(map(str, paths)))
+    paths = write_tables(files)
+    log.info("%s: tables %s", files.name, ", ".join(map(str, paths)))
     return paths
 
 
-def verdicts_step(results: Sequence[DatasetLayout], cmc: Mapping[str, bool],
+def verdicts_step(files: Sequence[DatasetLayout], cmc: Mapping[str, bool],
                   out: str | Path) -> Path:
     """The report's table of every dataset's verdict (``cmc``: whether CMC is enabled, by
     dataset name), read from the result files as the end of the run prints them."""
     from homodyne.tables import write_verdicts
     from homodyne.verdicts import dataset_verdict
 
-    path = write_verdicts([dataset_verdict(r, cmc=cmc[r.name]) for r in results], out)
-    log.info("verdicts of %d datasets: %s", len(results), path)
+    path = write_verdicts([dataset_verdict(r, cmc=cmc[r.name]) for r in files], out)
+    log.info("verdicts of %d datasets: %s", len(files), path)
     return path

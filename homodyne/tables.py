@@ -2,7 +2,8 @@
 
 The Snakemake report (``make report``) embeds them beside the figures; they open in any
 browser too.  They are rendered from the result files (``analysis_summary.json``, and
-``mcmc_diagnostics.json`` for the per-parameter R-hat and ESS), never from the config, so they
+``mcmc_diagnostics.json`` for the per-parameter R-hat and ESS, read by
+:mod:`homodyne.results`), never from the config, so they
 show what the results record: the verdict and its reasons (:mod:`homodyne.quality`), values
 with units (:mod:`homodyne.params`), the settings each result was computed with, the input
 file's sha256 and the versions.  Each page is self-contained (inline style, no script).
@@ -15,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from homodyne import params as registry
+from homodyne import results
 from homodyne.io import write_atomic
 from homodyne.layout import DatasetLayout
-from homodyne.plots.files import read_json
 from homodyne.quality import method_label
 
 _STYLE = """
@@ -279,15 +280,16 @@ def write_verdicts(verdicts: Sequence, out: str | Path) -> Path:
     return write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_tables(results: DatasetLayout, out: DatasetLayout | None = None) -> list[Path]:
-    """Render the three pages of ``results``'s dataset to ``out`` (default: ``results``).
+def write_tables(files: DatasetLayout, out: DatasetLayout | None = None) -> list[Path]:
+    """Render the three pages of ``files``'s dataset to ``out`` (default: ``files``).
 
     Reads ``analysis_summary.json`` and, when the summary has CMC results,
     ``mcmc_diagnostics.json``.
     """
-    out = out or results
-    summary = read_json(Path(results.summary))
-    diagnostics = read_json(Path(results.cmc_diagnostics)) if summary.get("cmc") else None
+    out = out or files
+    summary = results.read_summary(files.summary)
+    diagnostics = (results.read_cmc_diagnostics(files.cmc_diagnostics) if summary.get("cmc")
+                   else None)
     pages = {out.parameters_table: parameters_page(summary, diagnostics),
              out.diagnostics_table: diagnostics_page(summary, diagnostics),
              out.provenance_table: provenance_page(summary)}

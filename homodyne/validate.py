@@ -8,7 +8,7 @@ every dataset it names with the data layer's own selection steps, on the bin tab
 ``run`` uses, angles left after ``phi_ranges``, frame window inside the data.  All problems,
 config and data together, are collected so one run of the command lists everything to fix.
 Datasets whose selection is valid are then loaded for the data checks of
-:func:`homodyne.quality.dataset_reasons` (baseline, contrast, triangles, decay inside the
+:func:`homodyne.quality.data_reasons` (baseline, contrast, triangles, decay inside the
 window): data no fit can use is a problem, doubtful data a warning.  Candidate bad frames
 (:func:`homodyne.twotime.candidate_bad_frames`) are warnings that suggest a
 ``frames_exclude``; validation never excludes a frame itself.  Data whose model-free decay
@@ -283,9 +283,11 @@ def validate_data(data: dict, source: str = "<config>", *, produced=()) -> Repor
             try:  # loaded once for both data checks
                 data = load(ds.file, q=ds.q, dt=ds.analysis.dt, phi_ranges=ds.phi_ranges,
                             frames=ds.frames, mask_nonfinite=ds.mask_nonfinite)
-            except DataQualityError:
-                data = None  # dataset_reasons reports the loader's message
-            reasons = quality.dataset_reasons(ds, data)
+            except DataQualityError as exc:  # the loader refuses the data: its message
+                data, reasons = None, [quality.reason("data", str(exc),
+                                                      severity=quality.FAILED)]
+            else:  # both triangles as stored
+                reasons = quality.data_reasons(data.c2, str(ds.file), phi=data.phi, raw=True)
             for r in reasons:
                 target = problems if r["severity"] == quality.FAILED else warnings
                 target.append(f"datasets[{k}] ({row.name}): {r['message']}")

@@ -3,9 +3,10 @@
 Snakemake ends a run with "N of N steps (100%) done" whatever the results say, so a fit
 that must not be used looked like a success (issue 21).  This module reads each dataset's
 result files (``analysis_summary.json``, and the NLSQ and CMC ``quality`` records for the
-step each verdict comes from) through the result readers of :mod:`homodyne.plots.files`
-and renders one line per dataset: its name, the NLSQ and Bayesian verdicts, where every
-reason is listed, and the first reason of the worst kind.  The workflow's ``onsuccess`` and
+step each verdict comes from) through the readers of :mod:`homodyne.results` (without
+matplotlib: Snakemake's own process prints these lines) and renders one line per dataset:
+its name, the NLSQ and Bayesian verdicts, where every reason is listed, and the first
+reason of the worst kind.  The workflow's ``onsuccess`` and
 ``onerror`` handlers print these lines; a dataset whose steps did not finish is shown as
 such, so a failure is visible at the end of the run too.
 
@@ -24,10 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from homodyne import quality
+from homodyne import quality, results
 from homodyne.errors import HomodyneError
 from homodyne.layout import DatasetLayout, dataset
-from homodyne.plots.files import read_json
 
 NO_RESULT = "no result"
 """Shown for a step whose result file does not exist (it failed, or did not run yet)."""
@@ -86,34 +86,35 @@ def _verdict_of(path: str) -> str:
     if not Path(path).is_file():
         return NO_RESULT
     try:
-        return str((read_json(Path(path)).get("quality") or {}).get("verdict", NO_RESULT))
+        record = results.read_quality(path)
     except HomodyneError:
         return NO_RESULT
+    return NO_RESULT if record is None else str(record["verdict"])
 
 
-def dataset_verdict(results: DatasetLayout, *, cmc: bool, logs: str = "logs") -> DatasetVerdict:
+def dataset_verdict(files: DatasetLayout, *, cmc: bool, logs: str = "logs") -> DatasetVerdict:
     """The verdict line's content of one dataset, from the result files that exist.
 
     Args:
-        results: the dataset's result files.
+        files: the dataset's result files.
         cmc: whether CMC is enabled for it (its absence is then a missing result).
         logs: the logs folder of the run (``logs/<dataset>/`` names a failed step's log).
     """
-    nlsq = _verdict_of(results.nlsq_json)
-    cmc_verdict = _verdict_of(results.cmc_diagnostics) if cmc else NOT_RUN
-    summary_path = Path(results.summary)
+    nlsq = _verdict_of(files.nlsq_json)
+    cmc_verdict = _verdict_of(files.cmc_diagnostics) if cmc else NOT_RUN
+    summary_path = Path(files.summary)
     try:
-        summary = read_json(summary_path) if summary_path.is_file() else None
+        summary = results.read_summary(summary_path) if summary_path.is_file() else None
     except HomodyneError:
         summary = None
     if summary is None:
         step = "NLSQ" if nlsq == NO_RESULT else "Bayesian (CMC)" if cmc else "summary"
-        return DatasetVerdict(results.name, NO_RESULT, nlsq, cmc_verdict,
+        return DatasetVerdict(files.name, NO_RESULT, nlsq, cmc_verdict,
                               f"the {step} steps did not finish: see the failed job's log",
-                              str(Path(logs, results.name)) + "/")
+                              str(Path(logs, files.name)) + "/")
     record = summary.get("quality") or {}
-    tables = Path(results.diagnostics_table)
-    return DatasetVerdict(results.name, str(record.get("verdict", NO_RESULT)), nlsq,
+    tables = Path(files.diagnostics_table)
+    return DatasetVerdict(files.name, str(record.get("verdict", NO_RESULT)), nlsq,
                           cmc_verdict, first_reason(record),
                           str(tables if tables.is_file() else summary_path),
                           quality.method_label(summary.get("cmc")))

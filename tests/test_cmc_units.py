@@ -22,7 +22,7 @@ from homodyne.cmc import (
     read_nlsq_estimate,
     read_shard,
 )
-from homodyne.cmc.diagnostics import ZERO_MEAN_SDS, heterogeneity
+from homodyne.cmc.diagnostics import ZERO_MEAN_SDS, heterogeneity, posterior_table
 from homodyne.cmc.model import soft_clip, soft_clip_inverse
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.cmc.sample import posterior_tree, write_tree
@@ -36,7 +36,7 @@ from homodyne.config import AnalysisConfig, CMCConfig, parse_config
 from homodyne.data import load, simulate
 from homodyne.errors import ConfigError, DataFormatError, FitError
 from homodyne.nlsq import build_problem
-from homodyne.outputs import write_cmc
+from homodyne.results import write_cmc
 
 NAMES = ("D0", "alpha", "contrast")
 
@@ -421,12 +421,32 @@ def test_heterogeneity_of_a_near_zero_parameter_is_judged_by_posterior_sd():
     assert np.isnan(heterogeneity(np.ones((1, 2)), np.ones((1, 2)))).all()
 
 
+def test_posterior_table_is_the_mean_sd_and_shortest_94_percent_interval():
+    """Against the definition: the HDI is the shortest interval of the sorted pooled draws
+    holding 94 % of them."""
+    draws = np.random.default_rng(4).gamma(2.0, size=(2, 500, 1))  # skewed: HDI not central
+    [row] = posterior_table(("x",), draws).values()
+    flat = np.sort(draws.ravel())
+    inside = int(np.floor(0.94 * len(flat)))
+    widths = flat[inside:] - flat[:len(flat) - inside]
+    k = int(np.argmin(widths))
+    assert (row["hdi_3"], row["hdi_97"]) == (flat[k], flat[k + inside])
+    assert row["mean"] == pytest.approx(flat.mean())
+    assert row["sd"] == pytest.approx(np.std(flat, ddof=1))
+
+
 # ------------------------------------------------------------------------ outputs
+
+def _write_cmc(out, result, settings):
+    """:func:`write_cmc` with the table and verdict the combine step hands it."""
+    return write_cmc(out, result, table=posterior_table(result.names, result.draws),
+                     verdict={"verdict": "ok", "reasons": []}, settings=settings)
+
 
 def test_write_cmc_writes_the_four_files_atomically(shard_files, four_shards, tmp_path):
     result = combine(four_shards[:1], CMCConfig(), shard_files)
     out = layout.dataset(tmp_path, "d")
-    paths = write_cmc(out, result, {"cmc_nuts": {"samples": 300}})
+    paths = _write_cmc(out, result, {"cmc_nuts": {"samples": 300}})
     assert [str(p) for p in paths] == [
         out.cmc_parameters, out.cmc_diagnostics, out.cmc_npz, out.cmc_netcdf]
     params = json.loads(Path(out.cmc_parameters).read_text())
@@ -466,7 +486,7 @@ def test_failed_write_leaves_no_file(shard_files, four_shards, tmp_path, monkeyp
 
     monkeypatch.setattr(xr.DataTree, "to_netcdf", half_then_fail)
     with pytest.raises(OSError, match="disk full"):
-        write_cmc(layout.dataset(tmp_path, "d"), result, {})
+        _write_cmc(layout.dataset(tmp_path, "d"), result, {})
     assert not Path(layout.dataset(tmp_path, "d").cmc_netcdf).exists()
     assert not list(tmp_path.rglob("*.tmp"))
 

@@ -214,6 +214,24 @@ def test_mask_nonfinite_in_the_config_reaches_the_run_and_validate(tmp_path, mas
         assert any("mask_nonfinite" in p for p in report.problems), report.problems
 
 
+def test_validate_says_what_mask_nonfinite_left_not_to_set_it_again(tmp_path):
+    """A dataset with ``mask_nonfinite: true`` whose finite run is too short: validate gives
+    the loader's own refusal (too few finite frames left), as the load step does, not the
+    advice to set the key it already sets (validate once loaded the data a second time
+    without the key to word the problem)."""
+    matrices = [matrix(b) for b in range(1, 4)]
+    k = np.arange(F - 1)
+    matrices[1][k, k + 1] = matrices[1][k + 1, k] = np.nan  # no two neighbours finite at 45°
+    path = write_aps_u(tmp_path / "nan.h5", q_values=[0.006], phi_values=PHI,
+                       bins=np.arange(1, 4), matrices=matrices)
+    raw = {"datasets": [{"name": "d", "file": str(path), "q": 0.006, "mask_nonfinite": True}],
+           "analysis": {"mode": "static", "dt": 0.1}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataQualityError, match="consecutive finite frames remain") as refused:
+        load_step(parse_config(raw).dataset("d"), tmp_path / "loaded.h5")
+    assert validate(tmp_path / "c.yaml").problems == (f"datasets[0] (d): {refused.value}",)
+
+
 def test_the_load_step_runs_the_data_checks_of_validate(tmp_path, caplog):
     """What Snakemake's start no longer does, each load job does: data no fit can use (a
     matrix stored as c2 - 1) stop the dataset with the check's reason; candidate bad frames

@@ -13,20 +13,28 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from homodyne import layout
+from homodyne import layout, quality
 from homodyne.cli import main
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import load, simulate
 from homodyne.errors import DataFormatError
+from homodyne.layout import FIGURES, angle_tag
 from homodyne.nlsq import build_problem, fit
-from homodyne.outputs import write_nlsq
 from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, plot_results, posterior, save_figure
 from homodyne.plots.datasets import DatasetRow, datasets_figure
-from homodyne.plots.figure import DPI, angle_tag
+from homodyne.plots.figure import DPI
+from homodyne.results import write_nlsq
 
-NLSQ_FILES = ("c2_overview.png", "c2_cuts.png", "residual_histogram.png")
-CMC_FILES = ("cmc_trace.png", "cmc_marginals.png", "cmc_pair.png", "cmc_shards.png")
+NLSQ_FILES = tuple(f"{stem}.png" for stem, f in FIGURES.items() if f.part == "NLSQ")
+CMC_FILES = tuple(f"{stem}.png" for stem, f in FIGURES.items() if f.part == "Bayesian (CMC)")
+
+
+def write_fit(out, result, data, analysis):
+    """The NLSQ files of a fit, with the model and verdict the NLSQ step hands the writer."""
+    model = build_problem(data, analysis, result.per_angle_effective).model_matrix(result.values)
+    return write_nlsq(out, result, data, c2_fit=model, verdict=quality.nlsq_verdict(result),
+                      settings={})
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,7 @@ def fitted(tmp_path_factory):
 def results(tmp_path_factory, fitted):
     """A results folder with two static datasets (the second a copy at another q)."""
     root = tmp_path_factory.mktemp("results")
-    write_nlsq(layout.dataset(root, "sample_a"), *fitted, {})
+    write_fit(layout.dataset(root, "sample_a"), *fitted)
     second = root / "sample_b"
     shutil.copytree(root / "sample_a/nlsq", second / "nlsq")
     summary = json.loads((second / "nlsq/nlsq_results.json").read_text())
@@ -150,12 +158,13 @@ def test_other_modes_plot(tmp_path, fitted, mode):
     contrast, offset = (np.asarray(a) for a in
                         problem.scaling.expand(values[problem.n_physical:]))
     result = dataclasses.replace(
-        fitted[0], mode=problem.mode, names=problem.names, values=values, free=problem.free,
+        fitted[0], mode=problem.mode, per_angle_effective=problem.scaling.effective,
+        names=problem.names, values=values, free=problem.free,
         uncertainties=0.01 * np.abs(values), covariance=np.diag((0.01 * values) ** 2),
         contrast=contrast, offset=offset, lower=problem.lower, upper=problem.upper,
         start=values)
     out = layout.dataset(tmp_path, mode)
-    write_nlsq(out, result, data, analysis, {})
+    write_fit(out, result, data, analysis)
     written = plot_nlsq(out, out.plots)
     assert [p.name for p in written] == ["c2_phi_-045.0.png", "c2_phi_+045.0.png",
                                          *NLSQ_FILES]

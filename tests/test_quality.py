@@ -29,7 +29,6 @@ from homodyne.data import import_matrices, load, simulate
 from homodyne.data.writers import write_aps_u
 from homodyne.errors import DataQualityError
 from homodyne.nlsq import fit
-from homodyne.outputs import write_cmc
 from homodyne.validate import validate
 
 REAL = Path(__file__).parent / "data" / "real"
@@ -249,10 +248,8 @@ def test_noise_scale_far_from_one(f, expected):
     assert [r["severity"] for r in found if r["check"] == "noise_scale"] == expected
 
 
-def test_consensus_khat_is_read_when_the_diagnostics_carry_it():
-    assert Q.find_khat({"overall": {"r_hat_max": 1.0}}) is None
-    assert Q.find_khat({"self_check": {"k_hat": None, "message": "one shard"}}) is None
-    assert Q.find_khat({"self_check": {"k_hat": 0.82}}) == 0.82
+def test_consensus_khat_beyond_its_limit_warns():
+    assert Q.cmc_reasons(fake_consensus(*WELL, priors=PRIORS), khat=math.nan) == []
     found = Q.cmc_reasons(fake_consensus(*WELL, priors=PRIORS), khat=0.82)
     assert checks(found) == [("khat", None)] and "0.82 > 0.7" in found[0]["message"]
     assert Q.cmc_reasons(fake_consensus(*WELL, priors=PRIORS), khat=0.5) == []
@@ -276,8 +273,9 @@ def _posterior(path, index, draws, names, priors):
 
 
 @pytest.mark.parametrize(("noise", "verdict"), [(1.0, "ok"), (49.7, "failed")])
-def test_mcmc_diagnostics_json_carries_the_verdict(tmp_path, noise, verdict):
-    """Shard posteriors record bounds and priors; combine and write_cmc judge with them."""
+def test_the_consensus_is_judged_with_the_priors_its_shards_record(tmp_path, noise, verdict):
+    """Shard posteriors record bounds and priors; combine passes them on, and the verdict
+    the combine step writes (its k̂ NaN: not checked without shard files) judges with them."""
     names = ("D0", "alpha", "contrast_0", "noise_scale")
     rng = np.random.default_rng(1)
     mean = [1e4, -0.5, 0.3, noise]
@@ -287,10 +285,7 @@ def test_mcmc_diagnostics_json_carries_the_verdict(tmp_path, noise, verdict):
              for k in range(3)]
     result = combine(files, CMCConfig())
     assert result.priors == PRIORS
-    out = layout.dataset(tmp_path, "d")
-    write_cmc(out, result, {})
-    diagnostics = json.loads(Path(out.cmc_diagnostics).read_text())
-    assert diagnostics["quality"]["verdict"] == verdict
+    assert Q.cmc_verdict(result, khat=result.check.k_hat)["verdict"] == verdict
 
 
 # ------------------------------------------------------------------------------- data

@@ -14,8 +14,9 @@ import pytest
 from homodyne import layout
 from homodyne import params as registry
 from homodyne.plots import c2, datasets, posterior
-from homodyne.plots.api import dataset_quality, known_truth, truth_file
+from homodyne.plots.api import dataset_quality, truth_file
 from homodyne.plots.figure import param_label, title, unit_of
+from homodyne.results import read_truth
 
 
 def drawn_texts(fig):
@@ -106,7 +107,7 @@ def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
     Path(ds.nlsq_json).parent.mkdir(parents=True)
     Path(ds.nlsq_json).write_text(json.dumps({"provenance": {"source": str(data)}}))
     names = ("D0", "alpha", "contrast_1", "offset", "noise_scale")
-    truth = known_truth(truth_file(ds), names)
+    truth = read_truth(truth_file(ds), names)
     assert truth_file(ds) == tmp_path / "sim.truth.json"
     assert truth == {"D0": 1e4, "alpha": -0.5, "contrast_1": 0.25, "offset": 1.0}
     draws = np.random.default_rng(1).normal([1.01e4, -0.49], [50, 0.01], size=(2, 200, 2))
@@ -117,7 +118,7 @@ def test_truth_of_simulated_data_is_found_and_marked(tmp_path):
         lo, hi = ax.get_xlim()
         assert lo < true < hi  # kept in view
     (tmp_path / "sim.truth.json").unlink()
-    assert truth_file(ds) is None and known_truth(None, names) == {}  # measured data
+    assert truth_file(ds) is None and read_truth(None, names) == {}  # measured data
 
 
 def test_shard_axis_has_integer_ticks():

@@ -1,4 +1,4 @@
-"""Convergence diagnostics and shard heterogeneity (docs/physics.md).
+"""Convergence diagnostics, the posterior table and shard heterogeneity (docs/physics.md).
 
 R-hat is ArviZ's rank-normalised split R-hat; bulk ESS and tail ESS (the smaller of the
 ESS of the 5 % and 95 % quantiles) follow Vehtari et al. (2021).  They are computed on
@@ -9,7 +9,7 @@ draws, which keep the chain structure of the shards.
 from __future__ import annotations
 
 import numpy as np
-from arviz_stats import ess, rhat  # not `arviz`: it imports arviz_plots and matplotlib
+from arviz_stats import ess, hdi, rhat  # not `arviz`: it imports arviz_plots and matplotlib
 
 ZERO_MEAN_SDS = 4.0
 """A mean within this many shard posterior sds of zero is treated as zero (see
@@ -30,6 +30,22 @@ def chain_diagnostics(draws: np.ndarray) -> dict:
         "r_hat_max": float(np.max(r_hat)), "ess_bulk_min": float(np.min(ess_bulk)),
         "ess_tail_min": float(np.min(ess_tail)),
     }
+
+
+HDI_PROB = 0.94
+"""Mass of the reported highest-density interval (ArviZ's default: its ends ``hdi_3`` and
+``hdi_97`` do not suggest the precision of a 95 % test)."""
+
+
+def posterior_table(names, draws: np.ndarray) -> dict[str, dict[str, float]]:
+    """``{name: {mean, sd, hdi_3, hdi_97}}`` of draws ``(chain, draw, parameter)``: the
+    table ``mcmc_parameters.json`` records (sd with ddof 1, the 94 % HDI of the pooled
+    chains)."""
+    flat = np.asarray(draws, dtype=np.float64).reshape(-1, len(names))
+    interval = np.asarray(hdi(flat, prob=HDI_PROB, axis=0)).reshape(len(names), 2)
+    return {name: {"mean": float(np.mean(col)), "sd": float(np.std(col, ddof=1)),
+                   "hdi_3": float(lo), "hdi_97": float(hi)}
+            for name, col, (lo, hi) in zip(names, flat.T, interval, strict=True)}
 
 
 def heterogeneity(means: np.ndarray, sds: np.ndarray) -> np.ndarray:

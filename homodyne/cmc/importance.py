@@ -188,7 +188,7 @@ def reweigh(draws: np.ndarray, log_q: np.ndarray, log_target: np.ndarray,
             seed: int) -> Outcome:
     """PSIS weights of proposal ``draws`` ``(S, d)`` (log density ``log_q``) for the target
     ``log_target`` (the full-data log posterior at them), and ``S`` draws resampled by them
-    (systematic resampling, seeded)."""
+    (systematic resampling, then shuffled, seeded: in draw order they carry no trend)."""
     draws = np.asarray(draws, np.float64)
     n = len(draws)
     limit = k_hat_limit(n)
@@ -200,7 +200,8 @@ def reweigh(draws: np.ndarray, log_q: np.ndarray, log_target: np.ndarray,
                        "or the likelihood not finite)")
     weights, k_hat = psis(np.where(finite, log_ratios, -np.inf))
     ess = float(1.0 / np.sum(weights**2))
-    resampled = draws[systematic_resample(weights, n, seed)][None]
+    keep = systematic_resample(weights, n, seed)  # increasing: copies of a draw side by side
+    resampled = draws[np.random.default_rng(seed).permutation(keep)][None]
     found = f"PSIS k̂ {k_hat:.2f} (limit {limit:.2f}), weights' ESS {ess:.0f} of {n} draws"
     if not k_hat <= limit:
         return Outcome(resampled, k_hat, ess, limit, False,

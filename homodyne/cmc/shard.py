@@ -32,7 +32,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from homodyne import __version__
+from homodyne import __version__, layout
 from homodyne import params as registry
 from homodyne.cmc import importance
 from homodyne.cmc.density import NOISE_FACTOR
@@ -260,9 +260,9 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
     for k, part in enumerate(parts):
         shard = Shard(index=k, seed=shard_seed(cfg.seed, k), problem=problem.rows(part),
                       **common)
-        paths.append(write_shard(outdir / f"shard_{k:03d}.h5", shard))
+        paths.append(write_shard(layout.shard_file(outdir, k), shard))
     log.info("%s", why)
-    for stale in set(outdir.glob("shard_*.h5")) - set(paths):
+    for stale in set(layout.shard_files(outdir)) - set(paths):
         stale.unlink()
     return paths
 

@@ -1,21 +1,10 @@
 """Write the figures of a dataset's result files: the ``plot`` step and ``homodyne plot``.
 
-Each function reads the result files :mod:`homodyne.layout` names for a dataset and writes
-into the folder it is given (the dataset's ``plots/`` folder of the layout)::
-
-    <results_dir>/<dataset>/plots/c2_phi_<angle>.png   one per angle, e.g. c2_phi_+045.0.png
-    <results_dir>/<dataset>/plots/c2_overview.png      all angles, data above / fit below
-    <results_dir>/<dataset>/plots/c2_cuts.png          c2 along constant-lag lines
-    <results_dir>/<dataset>/plots/residual_histogram.png
-    <results_dir>/<dataset>/plots/cmc_trace.png        (with CMC results)
-    <results_dir>/<dataset>/plots/cmc_marginals.png
-    <results_dir>/<dataset>/plots/cmc_pair.png
-    <results_dir>/<dataset>/plots/cmc_shards.png
-    <results_dir>/plots/datasets_parameters.png        (with two or more datasets)
-    <results_dir>/<dataset>/twotime/one_time.png       one-time g2 with the fit on top
-    <results_dir>/<dataset>/twotime/ageing.png         decay time against age
-
-``<angle>`` is signed, zero-padded, one decimal (:func:`~homodyne.plots.figure.angle_tag`).
+Each function reads a dataset's result files through :mod:`homodyne.results` (the one
+reader of every result file; nothing here opens a file) and writes its figures into the
+folder it is given, under the names of the figure table :data:`homodyne.layout.FIGURES`
+(per angle :func:`homodyne.layout.angle_figure_file`); the model-free views' figures go
+beside their files, the cross-dataset figure to :func:`homodyne.layout.datasets_figure`.
 With ``svg=True`` an ``.svg`` of the same name is written beside each PNG.  Figures live
 beside the results they show, so copying a dataset folder keeps its plots.
 """
@@ -26,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from homodyne import layout, quality
+from homodyne import layout, quality, results
 from homodyne import params as registry
 from homodyne.data.simulate import existing_truth
 from homodyne.errors import DataFormatError
 from homodyne.layout import DatasetLayout
-from homodyne.plots import c2, datasets, files, posterior, twotime
-from homodyne.plots.figure import angle_tag, save_figure, title
+from homodyne.plots import c2, datasets, posterior, twotime
+from homodyne.plots.figure import save_figure, title
 
 
 def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> list[Path]:
@@ -49,8 +38,7 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     Raises:
         DataFormatError: the NLSQ files are missing or malformed.
     """
-    r = files.read_nlsq(ds)
-    out = Path(out_dir)
+    r = results.read_nlsq(ds)
     verdict = verdict_of(ds)
     head = title(r.name, r.mode, r.q, **verdict)
     written = []
@@ -58,7 +46,7 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
     for p, phi in enumerate(r.phi):
         fig = panels.show(r.c2_exp[p], r.c2_fit[p], r.sigma[p], excluded=r.excluded,
                           title=title(r.name, r.mode, r.q, phi, **verdict))
-        written += save_figure(fig, out / f"c2_phi_{angle_tag(phi)}.png", svg=svg)
+        written += save_figure(fig, layout.angle_figure_file(out_dir, phi), svg=svg)
     used = c2.masked(r.c2_exp, r.excluded)  # excluded pairs: grey, in no statistic
     figures = {
         "c2_overview": c2.c2_overview_figure(r.t, r.phi, used, r.c2_fit, r.sigma,
@@ -68,7 +56,7 @@ def plot_nlsq(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False) -> l
             used, r.c2_fit, r.sigma, title=f"{head} · χ²ᵣ = {r.reduced_chi2:.4g}"),
     }
     for stem, fig in figures.items():
-        written += save_figure(fig, out / f"{stem}.png", svg=svg)
+        written += save_figure(fig, layout.figure_file(out_dir, stem), svg=svg)
     return written
 
 
@@ -79,7 +67,7 @@ def plot_twotime(ds: DatasetLayout, *, mode: str, svg: bool = False) -> list[Pat
     Raises:
         DataFormatError: the view files are missing or malformed.
     """
-    one, age = files.read_twotime(ds)
+    one, age = results.read_twotime(ds)
     head = title(ds.name, mode, float(one["q"]), **verdict_of(ds))
     figures = {
         ds.one_time_figure: twotime.one_time_figure(one["tau"], one["phi"], one["g2"],
@@ -100,9 +88,8 @@ def _step_verdicts(ds: DatasetLayout, cmc: bool = True) -> dict[str, dict]:
     Bayesian one only with ``cmc``: a stale file of a dataset whose CMC is off is no
     verdict of it)."""
     paths = [("NLSQ", ds.nlsq_json)] + ([("Bayesian", ds.cmc_diagnostics)] if cmc else [])
-    parts = {step: files.read_json(Path(path)).get("quality") for step, path in paths
-             if Path(path).is_file()}
-    return {step: q for step, q in parts.items() if isinstance(q, dict) and "verdict" in q}
+    parts = {step: results.read_quality(path) for step, path in paths if Path(path).is_file()}
+    return {step: q for step, q in parts.items() if q is not None}
 
 
 def dataset_quality(ds: DatasetLayout, *, cmc: bool = True) -> str | None:
@@ -128,36 +115,21 @@ def verdict_of(ds: DatasetLayout) -> dict[str, str | None]:
 def truth_file(ds: DatasetLayout) -> Path | None:
     """The ``<stem>.truth.json`` that ``homodyne simulate`` wrote beside the input file the
     NLSQ provenance records, when it exists (``homodyne plot`` on a results folder)."""
-    source = files.nlsq_summary(ds).get("provenance", {}).get("source")
+    source = results.read_nlsq_summary(ds.nlsq_json).get("provenance", {}).get("source")
     return existing_truth(source) if source else None
-
-
-def known_truth(path: str | Path | None, names) -> dict[str, float]:
-    """True values of simulated data from a ``<stem>.truth.json`` (``{}`` without one).
-
-    Physical parameters by name; ``contrast``/``offset`` (one value or one per angle) for
-    the scaling names that match (``contrast``, ``contrast_<k>``).
-    """
-    if path is None:
-        return {}
-    truth = files.read_json(Path(path))
-    known = {k: float(v) for k, v in truth.get("parameters", {}).items()}
-    for scale in ("contrast", "offset"):
-        value = truth.get(scale)
-        values = value if isinstance(value, list) else []
-        for n in names:
-            suffix = n.removeprefix(f"{scale}_")
-            if n == scale and not isinstance(value, list) and value is not None:
-                known[n] = float(value)
-            elif suffix != n and suffix.isdigit() and int(suffix) < len(values):
-                known[n] = float(values[int(suffix)])
-    return {n: known[n] for n in names if n in known}
 
 
 def _nlsq_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
     """NLSQ ``{name: (value, sd)}`` of a dataset."""
-    return {k: (files.number(p.get("value")), files.number(p.get("uncertainty")))
-            for k, p in files.nlsq_summary(ds).get("parameters", {}).items()}
+    return {k: (results.number(p.get("value")), results.number(p.get("uncertainty")))
+            for k, p in results.read_nlsq_summary(ds.nlsq_json).get("parameters", {}).items()}
+
+
+def _cmc_reference(ds: DatasetLayout) -> dict[str, tuple[float, float]]:
+    """Posterior ``{name: (mean, sd)}`` of a dataset."""
+    return {k: (results.number(p.get("mean")), results.number(p.get("sd")))
+            for k, p in results.read_cmc_parameters(ds.cmc_parameters)
+            .get("parameters", {}).items()}
 
 
 def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
@@ -166,15 +138,14 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
     importance sampling of several shards, which makes no per-shard posterior).
 
     The marginals mark the NLSQ value and 1σ and, given the ``truth`` file of simulated data,
-    the true values (:func:`known_truth`); the pair plot shows the physical parameters of the
-    mode that vary in the draws.  Every title ends with the dataset's verdict
+    the true values (:func:`homodyne.results.read_truth`); the pair plot shows the physical
+    parameters of the mode that vary in the draws.  Every title ends with the dataset's verdict
     (:func:`dataset_quality`).
 
     Raises:
         DataFormatError: the CMC or NLSQ files are missing or malformed.
     """
-    r = files.read_cmc(ds)
-    out = Path(out_dir)
+    r = results.read_cmc(ds)
     head = title(r.name, r.mode, r.q, **verdict_of(ds))
     flat = r.draws.reshape(-1, r.draws.shape[-1])
     nlsq = _nlsq_reference(ds)
@@ -183,13 +154,13 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
     except ValueError:
         physical = {n for mode in registry.MODES for n in registry.names(mode)}
     pair = [k for k, n in enumerate(r.names) if n in physical and np.ptp(flat[:, k]) > 0]
-    resampled = files.read_json(Path(ds.cmc_diagnostics)).get("method") == "importance"
+    resampled = results.read_cmc_diagnostics(ds.cmc_diagnostics).get("method") == "importance"
     figures = {
         "cmc_trace": posterior.trace_figure(r.draws, r.names, title=head, resampled=resampled),
         "cmc_marginals": posterior.marginals_figure(
             r.draws, r.names, title=head,
             reference={n: nlsq[n] for n in r.names if n in nlsq},
-            truth=known_truth(truth, r.names)),
+            truth=results.read_truth(truth, r.names)),
         "cmc_pair": posterior.pair_figure(r.draws[..., pair], [r.names[k] for k in pair],
                                           title=head),
     }
@@ -199,7 +170,7 @@ def plot_cmc(ds: DatasetLayout, out_dir: str | Path, *, svg: bool = False,
             flat.std(axis=0), title=head, reasons=r.shard_reasons)
     written = []
     for stem, fig in figures.items():
-        written += save_figure(fig, out / f"{stem}.png", svg=svg)
+        written += save_figure(fig, layout.figure_file(out_dir, stem), svg=svg)
     return written
 
 
@@ -215,11 +186,11 @@ def plot_datasets(nlsq: list[DatasetLayout], cmc: list[DatasetLayout], out: str 
     with_cmc = {d.name for d in cmc}
     rows = []
     for d in nlsq:
-        meta = files.nlsq_summary(d)
+        meta = results.read_nlsq_summary(d.nlsq_json)
         fixed = frozenset(k for k, p in meta.get("parameters", {}).items() if p.get("fixed"))
         rows.append(datasets.DatasetRow(
-            name=d.name, q=files.number(meta.get("q")), mode=str(meta.get("mode", "?")),
-            nlsq=_nlsq_reference(d), cmc=files.cmc_summary(d) if d.name in with_cmc else {},
+            name=d.name, q=results.number(meta.get("q")), mode=str(meta.get("mode", "?")),
+            nlsq=_nlsq_reference(d), cmc=_cmc_reference(d) if d.name in with_cmc else {},
             verdict=dataset_quality(d, cmc=d.name in with_cmc), fixed=fixed))
     return save_figure(datasets.datasets_figure(rows), Path(out), svg=svg)[0]
 
@@ -236,7 +207,7 @@ def plot_results(results_dir: str | Path, dataset: str | None = None, *,
         DataFormatError: ``results_dir`` is missing or holds no results, or ``dataset`` is not
             among them.
     """
-    found = files.dataset_layouts(results_dir)
+    found = results.dataset_layouts(results_dir)
     if dataset is not None:
         chosen = [d for d in found if d.name == dataset]
         if not chosen:
@@ -251,8 +222,8 @@ def plot_results(results_dir: str | Path, dataset: str | None = None, *,
         if d.has_cmc():
             written += plot_cmc(d, d.plots, svg=svg, truth=truth_file(d))
         if d.has_twotime() and d.has_nlsq():
-            written += plot_twotime(d, mode=str(files.nlsq_summary(d).get("mode", "?")),
-                                    svg=svg)
+            mode = str(results.read_nlsq_summary(d.nlsq_json).get("mode", "?"))
+            written += plot_twotime(d, mode=mode, svg=svg)
     fitted = [d for d in found if d.has_nlsq()]
     if dataset is None and len(fitted) >= 2:
         cross = plot_datasets(fitted, [d for d in fitted if d.has_cmc()],

@@ -88,14 +88,6 @@ def save_figure(fig: Figure, path: str | Path, *, svg: bool = False) -> list[Pat
     return written
 
 
-def angle_tag(phi: float) -> str:
-    """File-name tag of an angle: signed, zero-padded, one decimal (``+045.0``, ``-157.5``).
-
-    Fixed width keeps a folder listing in angle order; the sign keeps -45 and 45 apart.
-    """
-    return f"{float(phi):+06.1f}"
-
-
 def title(name: str, mode: str, q: float, phi: float | None = None, *,
           quality: str | None = None, step: str | None = None) -> str:
     """A title naming the dataset, the model, q, (if given) the angle, and the dataset's

@@ -94,8 +94,8 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncols=min(n_chains, 8), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    what = (f"importance sampling: {n_draws} draws resampled by their weights (no chains)"
-            if resampled else f"{n_chains} chains × {n_draws} draws")
+    what = (f"importance sampling, {n_draws} resampled draws" if resampled
+            else f"{n_chains} chains × {n_draws} draws")
     fig.suptitle(f"{title} · {what}", y=1 - 0.08 / height, va="top")
     return fig
 

@@ -29,9 +29,9 @@ rule nuts:
     output:
         OUT.posterior("{k}"),
     log:
-        "logs/{ds}/nuts/shard_{k}.log",
+        f"logs/{{ds}}/nuts/{layout.shard_name('{k}')}.log",
     benchmark:
-        "benchmarks/{ds}/nuts/shard_{k}.tsv"
+        f"benchmarks/{{ds}}/nuts/{layout.shard_name('{k}')}.tsv"
     group:
         nuts_group
     conda:

@@ -146,8 +146,8 @@ def truth_of(wildcards):
 def posteriors(wildcards):
     """Posterior files of every shard the shard checkpoint wrote for this dataset."""
     shard_dir = checkpoints.shard.get(ds=wildcards.ds).output.shards
-    ks = glob_wildcards(os.path.join(shard_dir, "shard_{k}.h5")).k
-    return [out(wildcards.ds).posterior(k) for k in sorted(ks)]
+    ks = layout.shard_indices(layout.shard_files(shard_dir))
+    return [out(wildcards.ds).posterior(k) for k in ks]
 
 
 def nuts_group(wildcards):
@@ -205,26 +205,13 @@ def print_verdicts(finished):
         sys.exit(1)  # a clean exit: Snakemake has already released its lock
 
 
-# The report (workflow/rules/report.smk, plot.smk): how a figure is filed and named.
+# The report (workflow/rules/report.smk, plot.smk): how a figure of a plots folder is filed
+# and named, from the figure table of homodyne.layout.
 def figure_subcategory(wildcards):
-    """A figure of the plots folder belongs to the Bayesian results when its name says so."""
-    return "Bayesian (CMC)" if wildcards.figure.startswith("cmc_") else "NLSQ"
-
-
-FIGURE_LABELS = {
-    "c2_overview": "c2 of every angle: data above, fit below the diagonal",
-    "c2_cuts": "c2 along lines of constant lag, data and fit",
-    "residual_histogram": "normalised residuals against N(0, 1)",
-    "cmc_trace": "traces of the chains",
-    "cmc_marginals": "posterior of each parameter, NLSQ value marked",
-    "cmc_pair": "pairwise posteriors and correlations",
-    "cmc_shards": "shard posteriors against the consensus",
-}
+    """The report's part of the dataset a figure belongs to (NLSQ or Bayesian)."""
+    return layout.figure_of(wildcards.figure).part
 
 
 def figure_labels(wildcards):
     """The report's name for a figure: what it shows (per angle: the angle)."""
-    name = wildcards.figure
-    if name.startswith("c2_phi_"):
-        return {"figure": f"c2 at φ = {name.removeprefix('c2_phi_')}°: data, fit, residual"}
-    return {"figure": FIGURE_LABELS.get(name, name)}
+    return {"figure": layout.figure_of(wildcards.figure).label}

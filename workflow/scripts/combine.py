@@ -1,8 +1,6 @@
 """Snakemake adapter: combine the shard posteriors into the consensus."""
 
-from pathlib import Path
-
-from homodyne import runtime
+from homodyne import layout, runtime
 
 sm = snakemake  # noqa: F821
 runtime.configure(sm.threads)  # first: JAX reads it as it starts
@@ -11,4 +9,4 @@ from homodyne import steps  # noqa: E402
 
 with steps.logged(sm.log[0]):
     steps.combine_step(steps.dataset_from(sm.config, sm.wildcards.ds), sm.input.posteriors,
-                       sorted(Path(sm.input.shards).glob("shard_*.h5")), sm.params.files)
+                       layout.shard_files(sm.input.shards), sm.params.files)
