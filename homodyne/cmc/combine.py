@@ -353,7 +353,8 @@ def _importance_result(posteriors, draws, record, shards) -> ConsensusResult:
     mode_check = posterior_mode(draws, names, shards) if shards is not None else None
     return ConsensusResult(
         names=names, draws=draws, mode=str(first.get("mode", "")), shards=reports,
-        heterogeneity={}, heterogeneous=(), r_hat=np.full(len(names), np.nan),
+        heterogeneity=dict.fromkeys(names, np.nan), heterogeneous=(),
+        r_hat=np.full(len(names), np.nan),
         ess_bulk=ess, ess_tail=ess, divergences=0, divergence_rate=0.0,
         fixed=json.loads(first.get("fixed", "{}")), check=check,
         priors=json.loads(first.get("priors", "{}")), mode_check=mode_check,
