@@ -146,7 +146,7 @@ class CMCConfig:
     """Consensus Monte Carlo settings (the ``cmc`` section, docs/physics.md).
 
     ``shards`` and ``shards_per_job`` are a number or ``"auto"``: the sharding step
-    (:func:`homodyne.cmc.shard.resolve_shards`) and the workflow resolve ``auto`` because the
+    (:func:`homodyne.problem.resolve_shards`) and the workflow resolve ``auto`` because the
     right value depends on the data and the machine.  ``shards: 1`` is full-data NUTS.
     """
 

@@ -18,7 +18,8 @@ from homodyne import quality
 from homodyne.data import XPCSData
 from homodyne.io import write_json, write_npz
 from homodyne.layout import DatasetLayout
-from homodyne.nlsq import FitResult, build_problem
+from homodyne.nlsq import FitResult
+from homodyne.problem import build_problem
 
 
 def _timestamp() -> str:

@@ -26,17 +26,12 @@ from homodyne.cmc.diagnostics import ZERO_MEAN_SDS, heterogeneity
 from homodyne.cmc.model import soft_clip, soft_clip_inverse
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.cmc.sample import posterior_tree, write_tree
-from homodyne.cmc.shard import (
-    AUTO_MAX_POINTS,
-    interleaved_rows,
-    resolve_shards,
-    shard_seed,
-)
+from homodyne.cmc.shard import interleaved_rows, shard_seed
 from homodyne.config import AnalysisConfig, CMCConfig, parse_config
 from homodyne.data import load, simulate
 from homodyne.errors import ConfigError, DataFormatError, FitError
-from homodyne.nlsq import build_problem
 from homodyne.outputs import write_cmc
+from homodyne.problem import AUTO_MAX_POINTS, build_problem, resolve_shards
 
 NAMES = ("D0", "alpha", "contrast")
 

@@ -28,7 +28,7 @@ from homodyne.cmc.shard import read_shard
 from homodyne.config import AnalysisConfig, CMCConfig
 from homodyne.data import load, read_xpcs, simulate, write_xpcs
 from homodyne.errors import DataFormatError
-from homodyne.nlsq import build_problem
+from homodyne.problem import build_problem
 
 pytestmark = pytest.mark.faults
 NAMES = ("D0", "alpha")

@@ -18,12 +18,13 @@ from homodyne.cli import main
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import load, simulate
 from homodyne.errors import DataFormatError
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
 from homodyne.outputs import write_nlsq
 from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, plot_results, posterior, save_figure
 from homodyne.plots.datasets import DatasetRow, datasets_figure
 from homodyne.plots.figure import DPI, angle_tag
+from homodyne.problem import build_problem
 
 NLSQ_FILES = ("c2_overview.png", "c2_cuts.png", "residual_histogram.png")
 CMC_FILES = ("cmc_trace.png", "cmc_marginals.png", "cmc_pair.png", "cmc_shards.png")

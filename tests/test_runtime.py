@@ -15,8 +15,8 @@ from conftest import ROOT
 from homodyne.cmc import NLSQEstimate, make_shards
 from homodyne.config import AnalysisConfig, CMCConfig
 from homodyne.data import load, simulate
-from homodyne.nlsq import build_problem
 from homodyne.physics import compute_c2
+from homodyne.problem import build_problem
 from homodyne.runtime import xla_flags
 
 

@@ -14,8 +14,9 @@ from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig
 from homodyne.data import Provenance, XPCSData, exclude_frames, read_xpcs, write_xpcs
 from homodyne.data.preprocess import excluded_frames
 from homodyne.errors import ConfigError
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
 from homodyne.physics import compute_c2
+from homodyne.problem import build_problem
 
 Q, DT = 0.005, 0.1
 

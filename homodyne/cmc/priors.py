@@ -32,7 +32,7 @@ MAX_WIDTH_FRACTION = 0.5
 class NLSQEstimate:
     """What CMC needs from an NLSQ fit, in the layout ``[physical, scaling]``.
 
-    :class:`homodyne.nlsq.FitResult` has these attributes too, so either can be passed to
+    The NLSQ fit's ``FitResult`` has these attributes too, so either can be passed to
     :func:`homodyne.cmc.make_shards`; this one is what :func:`read_nlsq_estimate` returns for
     a workflow step that starts from the NLSQ result file.
     """
