@@ -78,7 +78,8 @@ def write_nlsq(ds: DatasetLayout, result: FitResult, data: XPCSData, analysis,
     ``c2_exp - c2_fit``; ``sigma`` is stored so they can be normalised, ``excluded`` (frames
     of ``frames_exclude``, whose pairs the fit left out) so figures can grey them.
     """
-    c2_fit = build_problem(data, analysis).model_matrix(result.values)
+    c2_fit = build_problem(data, analysis, result.per_angle_effective).model_matrix(
+        result.values)
     npz = write_npz(
         ds.nlsq_npz,
         parameters=result.values, names=np.array(result.names), covariance=result.covariance,

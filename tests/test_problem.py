@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from homodyne import problem
-from homodyne.cmc import make_shards
+from homodyne import layout, problem
+from homodyne.cmc import make_shards, read_nlsq_estimate, read_shard
 from homodyne.config import parse_config
 from homodyne.data import exclude_frames, load, simulate
 from homodyne.nlsq import fit
+from homodyne.outputs import write_nlsq
 from homodyne.physics import folded_triangle
 from homodyne.problem import build_problem, exploration_form, plan, point_mask
 
@@ -122,3 +123,28 @@ def test_the_plan_names_the_keys_a_run_would_stop_on(excluded):
     assert (planned.free_names, planned.strategy, planned.nlsq_bytes, planned.n_shards) == (
         None, None, None, None)
     assert planned.n_points == data.n_points
+
+
+def test_what_follows_the_fit_builds_the_problem_in_the_form_the_fit_settled_on(tmp_path):
+    """``auto`` scaling on four angles of different contrast settles on a contrast and
+    offset per angle, not the shared pair ``auto`` resolves to without data: the written
+    model and the shards (from the fit, and from its result file as the workflow's shard
+    step reads it) are built in the fit's form."""
+    path = simulate(tmp_path / "s.h5", mode="static", phi=[0.0, 60.0, 120.0, 170.0],
+                    n_frames=40, dt=0.1, q=0.0054, contrast=[0.1, 0.3, 0.5, 0.2],
+                    offset=[1.0, 1.05, 0.95, 1.1], noise=0.002, seed=1)
+    (ds,) = parse_config({"datasets": [{"name": "s", "file": str(path), "q": 0.0054}],
+                          "analysis": {"mode": "static", "dt": 0.1},
+                          "cmc": {"shards": 2}}).datasets
+    data = load(ds.file, q=ds.q, dt=ds.analysis.dt)
+    result = fit(data, ds.analysis, ds.nlsq)
+    assert result.per_angle_effective == "individual"
+    out = layout.dataset(tmp_path / "results", "s")
+    write_nlsq(out, result, data, ds.analysis, {})
+    with np.load(out.nlsq_npz) as npz:
+        np.testing.assert_allclose(npz["c2_fit"], build_problem(
+            data, ds.analysis, "individual").model_matrix(result.values))
+    for estimate in (result, read_nlsq_estimate(out.nlsq_json)):
+        (first, _) = make_shards(data, estimate, ds.cmc, tmp_path / "shards",
+                                 analysis=ds.analysis)
+        assert read_shard(first).problem.names == result.names

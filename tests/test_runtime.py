@@ -107,7 +107,8 @@ def test_the_public_api_refuses_float32_until_configure_is_called(tmp_path):
     problem = build_problem(loaded, analysis)
     sd = np.where(problem.free, 0.01 * np.abs(problem.start), 0.0)
     estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
-                            free=problem.free, covariance=np.diag(sd**2))
+                            free=problem.free, covariance=np.diag(sd**2),
+                            per_angle_effective=problem.scaling.effective)
     shard = make_shards(loaded, estimate, CMCConfig(shards=1), tmp_path / "shards",
                         analysis=analysis)[0]
     out = _python(f"""

@@ -34,7 +34,9 @@ class NLSQEstimate:
 
     The NLSQ fit's ``FitResult`` has these attributes too, so either can be passed to
     :func:`homodyne.cmc.make_shards`; this one is what :func:`read_nlsq_estimate` returns for
-    a workflow step that starts from the NLSQ result file.
+    a workflow step that starts from the NLSQ result file.  ``per_angle_effective``: the
+    per-angle form the fit settled on (``auto`` becomes one from the data, not from the
+    config alone), so the shards' problem has the fit's parameters.
     """
 
     names: tuple[str, ...]
@@ -42,6 +44,7 @@ class NLSQEstimate:
     uncertainties: np.ndarray
     free: np.ndarray
     covariance: np.ndarray
+    per_angle_effective: str
 
 
 def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
@@ -51,12 +54,13 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
     as NaN: the sampler then starts from a unit mass matrix for those parameters.
 
     Raises:
-        FitError: the file is missing or does not hold a ``parameters`` mapping.
+        FitError: the file is missing or does not hold the ``parameters`` mapping and the
+            ``per_angle_effective`` form.
     """
     path = Path(path)
     try:
         content = json.loads(path.read_text())
-        parameters = content["parameters"]
+        parameters, form = content["parameters"], content["per_angle_effective"]
     except (OSError, ValueError, KeyError) as exc:
         raise FitError(f"{path}: cannot read NLSQ parameters for the CMC priors ({exc})") from exc
     names = tuple(parameters)
@@ -72,6 +76,7 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
         free=np.array([not parameters[n].get("fixed", False) for n in names]),
         covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
                             dtype=np.float64).reshape(len(names), len(names)),
+        per_angle_effective=form,
     )
 
 

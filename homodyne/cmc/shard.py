@@ -106,7 +106,8 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         data: the dataset (the same one NLSQ fitted).
         nlsq_result: the NLSQ fit's ``FitResult`` or a
             :class:`homodyne.cmc.priors.NLSQEstimate` (names, values, uncertainties, free,
-            covariance: the starting NUTS mass matrix).
+            covariance: the starting NUTS mass matrix; the per-angle form the fit settled
+            on, which the shards' problem takes).
         cfg: the ``cmc`` settings (shards, prior width, seed).
         outdir: folder of the shard files; shard files of an earlier run with more shards
             are removed so a folder listing shows exactly this run's shards.
@@ -116,7 +117,7 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         FitError: the NLSQ result does not belong to this dataset and config, or more
             shards are asked for than the data have block rows.
     """
-    problem = build_problem(data, analysis)
+    problem = build_problem(data, analysis, nlsq_result.per_angle_effective)
     _check_estimate(problem, nlsq_result)
     n_rows = problem.ia.shape[0]
     n_shards = resolve_shards(cfg, problem.mode, problem.n_points, n_rows)
