@@ -104,7 +104,7 @@ class AnalysisConfig:
 
     mode: str
     dt: float
-    L: float = 2.0e6
+    L: float = registry.DEFAULT_L
     per_angle_mode: str = "auto"
     fourier_order: int = 2
     initial: Mapping[str, float] = field(default_factory=dict)
