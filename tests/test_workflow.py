@@ -27,6 +27,7 @@ from capabilities import browser_path
 from conftest import ROOT
 from scheduler import Slurm
 
+from homodyne import layout
 from homodyne.config import CMCConfig, load_config
 from homodyne.settings import step_settings
 
@@ -219,8 +220,8 @@ def test_a_config_file_on_the_command_line_is_not_merged_into_the_demos(tmp_path
     line names no datasets: ``--configfile my.yaml`` is my.yaml alone, as for ``homodyne
     run``, and ``--config key=value`` overrides either."""
     work = tmp_path / "merge"
-    (work / "config").mkdir(parents=True)
-    shutil.copy(DEMO, work / "config" / "config.yaml")
+    (work / layout.DEMO_CONFIG).parent.mkdir(parents=True)  # the Snakefile's configfile
+    shutil.copy(DEMO, work / layout.DEMO_CONFIG)
     mine = yaml.safe_load(DEMO.read_text())
     del mine["cmc"]
     mine["datasets"][0]["name"] = "mine"
