@@ -154,7 +154,7 @@ def test_other_modes_plot(tmp_path, fitted, mode):
         fitted[0], mode=problem.mode, names=problem.names, values=values, free=problem.free,
         uncertainties=0.01 * np.abs(values), covariance=np.diag((0.01 * values) ** 2),
         contrast=contrast, offset=offset, lower=problem.lower, upper=problem.upper,
-        start=values)
+        start=values, per_angle_effective=problem.scaling.effective)
     out = layout.dataset(tmp_path, mode)
     write_nlsq(out, result, data, analysis, {})
     written = plot_nlsq(out, out.plots)

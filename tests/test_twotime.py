@@ -191,7 +191,7 @@ def test_a_shard_carries_the_mask(tmp_path):
     problem = build_problem(data, analysis)
     estimate = SimpleNamespace(names=problem.names, values=problem.start, free=problem.free,
                                uncertainties=0.1 * np.abs(problem.start) + 1e-3,
-                               covariance=None)
+                               covariance=None, per_angle_effective=problem.scaling.effective)
     paths = make_shards(data, estimate, CMCConfig(shards=2), tmp_path, analysis=analysis)
     merged = merged_problem([read_shard(p) for p in paths])
     assert merged.n_points == problem.n_points == 276 - 23
