@@ -15,6 +15,14 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+# The demo's config, unless the command line names datasets (--configfile my.yaml): a config
+# of other data is then used as it is, not merged into the demo's (as `homodyne run my.yaml`
+# reads it); --config key=value overrides either.
+if "datasets" not in config:
+
+    configfile: "config/config.yaml"
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -40,11 +40,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import numpy as np  # noqa: E402
 
+from homodyne.params import DEFAULT_L  # noqa: E402  (the simulations' stator-rotor gap)
+
 PULL_LIMIT = 4.0
 """A parameter further than this many σ from the truth is not recovered."""
-
-L_GAP = 2.0e6
-"""Stator-rotor gap of the simulations (Å), the config default."""
 
 
 def _log_uniform(rng, lo, hi):
@@ -100,7 +99,7 @@ def draw_case(index: int, seed: int = 2026) -> dict:
             dt = 0.1
             for _ in range(50):  # q and dt such that both decays show at mid-window
                 d, g = _rates(p, dt * n_frames / 2)
-                q = L_GAP * g / (2 * math.pi * strength * d)
+                q = DEFAULT_L * g / (2 * math.pi * strength * d)
                 dt = min(max(1.0 / (q * q * d * n_decay), 1e-4), 100.0)
         else:
             dt = _log_uniform(rng, 0.01, 1.0)
@@ -129,7 +128,7 @@ def simulate_case(case: dict, work: Path) -> Path:
     path = work / f"case_{case['index']:03d}.h5"
     if not path.exists():
         simulate(path, mode=case["mode"], params=case["truth"], phi=case["phi"],
-                 n_frames=case["n_frames"], dt=case["dt"], q=case["q"], L=L_GAP,
+                 n_frames=case["n_frames"], dt=case["dt"], q=case["q"], L=DEFAULT_L,
                  contrast=case["contrast"], offset=case["offset"], noise=case["noise"],
                  seed=case["seed"])
     return path

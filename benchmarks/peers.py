@@ -50,6 +50,8 @@ import h5py
 import numpy as np
 import yaml
 
+from homodyne.params import DEFAULT_L
+
 
 def template(peer: Path, mode: str) -> dict:
     """The peer's template of ``mode`` (xpcsjax names its multi-angle static one
@@ -70,7 +72,7 @@ def write_config(peer: Path, truth: dict, data: Path, work: Path) -> Path:
     an = cfg["analyzer_parameters"]
     an.update(dt=truth["dt"], start_frame=1, end_frame=n)
     an["scattering"]["wavevector_q"] = truth["q"]
-    an["geometry"]["stator_rotor_gap"] = battery.L_GAP
+    an["geometry"]["stator_rotor_gap"] = DEFAULT_L
     cfg["experimental_data"].update(
         file_path=str(data), data_folder_path=str(data.parent) + "/",
         data_file_name=data.name, cache_file_path=str(work) + "/")

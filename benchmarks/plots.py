@@ -33,9 +33,10 @@ import homodyne
 from homodyne import layout, quality, runtime
 from homodyne.config import AnalysisConfig
 from homodyne.data import load, simulate
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
 from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, save_figure
+from homodyne.problem import build_problem
 from homodyne.results import read_nlsq, write_nlsq
 
 runtime.configure()

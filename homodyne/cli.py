@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from homodyne import params as registry
 from homodyne import runtime
 from homodyne.errors import HomodyneError
 
@@ -139,7 +140,7 @@ def _add_simulate(sub) -> None:
     p.add_argument("--frames", type=int, required=True, help="frames per matrix")
     p.add_argument("--dt", type=float, required=True, help="frame time (s)")
     p.add_argument("--q", type=float, required=True, help="wavevector (1/Å)")
-    p.add_argument("--L", type=float, default=2.0e6, help="stator-rotor gap (Å)")
+    p.add_argument("--L", type=float, default=registry.DEFAULT_L, help="stator-rotor gap (Å)")
     p.add_argument("--contrast", type=float, nargs="+", default=[0.3],
                    help="one value or one per angle")
     p.add_argument("--offset", type=float, nargs="+", default=[1.0],

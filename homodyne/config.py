@@ -26,13 +26,17 @@ from homodyne.errors import ConfigError
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+"""A decimal number as YAML 1.2 writes it: ``7``, ``0.1``, ``1e-3``, ``2.0e6``."""
+
+
 class _Loader(yaml.SafeLoader):
     """Safe YAML loader that reads ``1e-3`` and ``2.0e6`` as floats (YAML 1.2), not strings."""
 
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    re.compile(rf"^{_NUMBER}$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
     list("-+0123456789."),
 )
 
@@ -104,7 +108,7 @@ class AnalysisConfig:
 
     mode: str
     dt: float
-    L: float = 2.0e6
+    L: float = registry.DEFAULT_L
     per_angle_mode: str = "auto"
     fourier_order: int = 2
     initial: Mapping[str, float] = field(default_factory=dict)
@@ -146,7 +150,7 @@ class CMCConfig:
     """Consensus Monte Carlo settings (the ``cmc`` section, docs/physics.md).
 
     ``shards`` and ``shards_per_job`` are a number or ``"auto"``: the sharding step
-    (:func:`homodyne.cmc.shard.resolve_shards`) and the workflow resolve ``auto`` because the
+    (:func:`homodyne.problem.resolve_shards`) and the workflow resolve ``auto`` because the
     right value depends on the data and the machine.  ``shards: 1`` is full-data NUTS.
     ``method`` is ``auto``, ``nuts`` or ``importance`` (:func:`homodyne.cmc.shard.
     choose_method`); ``importance_draws`` proposal draws for importance sampling.
@@ -295,6 +299,37 @@ def _dataset(entry: Mapping[str, Any], raw: Mapping[str, Any]) -> DatasetConfig:
         mask_nonfinite=bool(entry.get("mask_nonfinite", False)),
         twotime=TwoTimeConfig(age_windows=int(raw["twotime"]["age_windows"])),
     )
+
+
+def _numeric_text(error) -> list[tuple]:
+    """Paths of the strings that are a number literal where a schema ``error`` (or one it
+    contains, as ``oneOf`` does) expected a number or an integer."""
+    expected = error.validator_value if error.validator == "type" else ()
+    expected = {expected} if isinstance(expected, str) else set(expected)
+    found = ([tuple(error.absolute_path)] if expected & {"number", "integer"}
+             and isinstance(error.instance, str) and re.fullmatch(_NUMBER, error.instance)
+             else [])
+    return found + [path for sub in error.context or () for path in _numeric_text(sub)]
+
+
+def read_numbers(data: Any) -> Any:
+    """``data`` with the strings that stand where the schema expects a number, and are a
+    number literal, read as :func:`read_yaml` reads them (``"2.0e6"`` -> ``2000000.0``).
+
+    Snakemake loads its config files with a YAML 1.1 reader, which takes ``2.0e6`` and
+    ``1e-3`` for strings (its floats need a dot and a signed exponent), and gives
+    ``--config`` values inside a mapping as strings; the workflow reads the config that way
+    (its documented ``config``), so the same file means the same numbers to both drivers.
+    Nothing else changes: any other string stays for the schema to report with its key.
+    """
+    out = copy.deepcopy(data)
+    for path in {p for e in Draft202012Validator(_schema()).iter_errors(out)
+                 for p in _numeric_text(e)}:
+        parent = out
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = yaml.load(parent[path[-1]], Loader=_Loader)
+    return out
 
 
 def check_config(data: dict) -> tuple[dict, list[str]]:

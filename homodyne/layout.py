@@ -271,7 +271,8 @@ def verdicts_table(root: str | Path) -> str:
 
 
 DEMO_CONFIG = Path("config", "config.yaml")
-"""The config Snakemake reads without ``--configfile`` (the demo's)."""
+"""The config Snakemake reads when the command line names no datasets (the demo's: the
+Snakefile's ``configfile``, relative to the working directory)."""
 
 
 def report(root: str | Path, config_files: Sequence[str | Path] = ()) -> str:

@@ -1,20 +1,23 @@
 """NLSQ: a global search for the best least-squares optimum of one dataset (docs/physics.md).
 
-Residuals are ``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every
-angle, evaluated as dense frame-pair blocks shared by all angles
-(:func:`homodyne.physics.compute_c2_block`, laid out by
-:func:`homodyne.physics.folded_triangle`).  These models have more than one minimum, so a
-fit is a search (:func:`fit`):
+This module only solves: the problem it solves (points, parameters, bounds, noise) and the
+decisions a run's plan shares with ``homodyne validate`` (the per-angle form explored, the
+strategy, chunk and subsample sizes) are :mod:`homodyne.problem`'s.  Residuals are
+``(c2_data - c2_model) / sigma`` over the upper triangle (i < j) of every angle, evaluated
+as dense frame-pair blocks shared by all angles (:func:`homodyne.physics.compute_c2_block`,
+laid out by :func:`homodyne.problem.point_mask`).  These models have more than one minimum,
+so a fit is a search (:func:`fit`):
 
 1. starts: the configured values, values read off the data's decay times
    (:mod:`homodyne.initial`) and random draws around them (:mod:`homodyne.search`);
 2. a local Levenberg-Marquardt fit from every start on a subsample of whole block rows (a few
    % of the points, every angle and lag), grouped into distinct optima;
 3. the best few refined on every point; ``strategy: full`` (points × parameters up to
-   :data:`FULL_STRATEGY_MAX_ELEMENTS`) then polishes the best with the ``nlsq`` package's
-   trust-region reflective solver on the dense Jacobian; ``chunked`` keeps the
-   Levenberg-Marquardt steps on normal equations ``JᵀJ δ = -Jᵀr`` accumulated over chunks of
-   points, so memory is O(chunk × parameters) and 23 angles × 1000 frames fit in a few GB.
+   :data:`homodyne.problem.FULL_STRATEGY_MAX_ELEMENTS`) then polishes the best with the
+   ``nlsq`` package's trust-region reflective solver on the dense Jacobian; ``chunked``
+   keeps the Levenberg-Marquardt steps on normal equations ``JᵀJ δ = -Jᵀr`` accumulated over
+   chunks of points, so memory is O(chunk × parameters) and 23 angles × 1000 frames fit in a
+   few GB.
 
 The result carries what the verdict needs to certify the optimum (:mod:`homodyne.quality`):
 every refined optimum and its χ², the χ² a Gauss-Newton step would still remove, and the
@@ -42,12 +45,14 @@ from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import XPCSData
 from homodyne.errors import FitError
 from homodyne.initial import data_start
-from homodyne.physics import (
-    AngleScaling,
-    angle_scaling,
-    compute_c2,
-    compute_c2_block,
-    folded_triangle,
+from homodyne.physics import compute_c2_block
+from homodyne.problem import (
+    CHUNK_POINTS,
+    EXPLORE_POINTS,
+    Problem,
+    build_problem,
+    choose_strategy,
+    exploration_form,
 )
 from homodyne.runtime import require_float64
 
@@ -72,13 +77,6 @@ def _import_least_squares():
 
 log = logging.getLogger(__name__)
 
-FULL_STRATEGY_MAX_ELEMENTS = 20_000_000
-"""Largest points × free parameters solved with the dense ``full`` strategy."""
-EXPLORE_POINTS = 30_000
-"""Points of the subsample every start is fitted on (whole block rows, so every angle and
-lag): 3 % of 23 angles × 300 frames, where one local fit takes a fraction of a second, and
-enough to tell basins apart (their χ² differ by hundreds there when they differ by tens of
-thousands on all points).  Data with fewer than twice this many points are explored whole."""
 EXPLORE_ITERATIONS = 40
 """Iterations of each local fit of the exploration (it only has to reach its basin)."""
 EXPLORE_FTOL = 1e-6
@@ -89,154 +87,6 @@ REFINE_MAX = 3
 REFINE_WINDOW = 5.0
 """An optimum is refined when its subsample χ² is within this many standard deviations
 (``√(2·points)``) of the best's: the subsample's ranking of closer optima is not reliable."""
-CHUNK_POINTS = 65_536
-"""Points per chunk of the accumulated normal equations."""
-
-
-@dataclass(frozen=True, eq=False)
-class Problem:
-    """A least-squares problem in the parameter layout ``[physical, scaling]``.
-
-    The one definition of points, parameters, bounds and noise that NLSQ fits and that a CMC
-    shard samples (a shard is :meth:`rows` of the dataset's problem).  Points are the
-    off-diagonal upper triangle of every angle, laid out densely by
-    :func:`homodyne.physics.folded_triangle`: ``ia, ja`` ``(R, C)`` frame pairs shared by all
-    angles, ``mask`` false on padding and on pairs touching a frame of ``frames_exclude``
-    (the model still integrates over every frame of ``t``), ``y`` ``(n_phi, R, C)`` the data
-    at those pairs and ``sigma`` the noise of each angle.
-    """
-
-    mode: str
-    names: tuple[str, ...]
-    n_physical: int
-    scaling: AngleScaling
-    start: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    free: np.ndarray
-    t: np.ndarray
-    phi: np.ndarray
-    q: float
-    dt: float
-    L: float
-    ia: np.ndarray
-    ja: np.ndarray
-    mask: np.ndarray
-    y: np.ndarray
-    sigma: np.ndarray
-
-    @property
-    def n_points(self) -> int:
-        return len(self.phi) * int(self.mask.sum())
-
-    @property
-    def free_names(self) -> tuple[str, ...]:
-        return tuple(n for n, f in zip(self.names, self.free, strict=True) if f)
-
-    def rows(self, keep) -> Problem:
-        """The same problem on the block rows ``keep`` (every angle of each)."""
-        keep = np.asarray(keep)
-        return replace(self, ia=self.ia[keep], ja=self.ja[keep], mask=self.mask[keep],
-                       y=self.y[:, keep])
-
-    def subsample(self, n: int, seed: int) -> Problem:
-        """The same problem on whole block rows drawn without replacement (seeded), at
-        least ``n`` points; each block row spans every angle and lag range."""
-        per_row = len(self.phi) * self.ia.shape[1]
-        n_rows = min(self.ia.shape[0], max(1, math.ceil(n / per_row)))
-        return self.rows(np.sort(np.random.default_rng(seed).choice(self.ia.shape[0], n_rows,
-                                                                    replace=False)))
-
-    def full_params(self, x_free):
-        """Insert free values into the full parameter vector (JAX-traceable)."""
-        return jnp.asarray(self.start).at[np.flatnonzero(self.free)].set(x_free)
-
-    def model(self, full, ia, ja):
-        """Model c2 ``(n_phi, R, C)`` at the frame pairs ``(ia, ja)`` for the full vector."""
-        contrast, offset = self.scaling.expand(full[self.n_physical:])
-        return compute_c2_block(self.mode, full[: self.n_physical], self.t, self.phi, ia, ja,
-                                q=self.q, dt=self.dt, L=self.L, contrast=contrast,
-                                offset=offset)
-
-    def residuals(self, full, ia, ja, y, mask):
-        """``(y - model) / sigma`` ``(n_phi, R, C)``, exactly 0 on padding (multiplied by the
-        mask, not selected: a select of a computed value stops the CPU compiler vectorising
-        the loop, see :mod:`homodyne.physics.primitives`)."""
-        r = (y - self.model(full, ia, ja)) / jnp.asarray(self.sigma)[:, None, None]
-        return r * mask[None].astype(r.dtype)
-
-    def arrays(self) -> tuple:
-        """``(ia, ja, y, mask)`` as JAX arrays, passed to jitted functions as arguments."""
-        return tuple(jnp.asarray(a) for a in (self.ia, self.ja, self.y, self.mask))
-
-    def model_matrix(self, full) -> np.ndarray:
-        """Model c2 on the full ``(n_phi, N, N)`` grid."""
-        full = jnp.asarray(full)
-        contrast, offset = self.scaling.expand(full[self.n_physical:])
-        return np.asarray(compute_c2(self.mode, full[: self.n_physical], self.t, self.phi,
-                                     q=self.q, dt=self.dt, L=self.L, contrast=contrast,
-                                     offset=offset))
-
-
-def _sigma(data: XPCSData, analysis: AnalysisConfig) -> np.ndarray:
-    if analysis.sigma is None:
-        sigma = np.asarray(data.sigma, dtype=np.float64)
-    else:
-        sigma = np.broadcast_to(np.asarray(analysis.sigma, dtype=np.float64), (data.n_phi,))
-    if not np.all(np.isfinite(sigma) & (sigma > 0)):
-        raise FitError(f"{data.provenance.source or 'dataset'}: noise estimate sigma must be "
-                       f"positive and finite per angle, got {sigma}; set analysis.sigma")
-    return sigma
-
-
-def check_fixed(names, fixed, effective: str) -> np.ndarray:
-    """Free mask of ``names`` given ``analysis.fixed``; the errors a fit would raise.
-
-    Raises:
-        FitError: a fixed name is not a parameter, or every parameter is fixed.
-    """
-    unknown = set(fixed) - set(names)
-    if unknown:
-        raise FitError(f"analysis.fixed names {sorted(unknown)}, which are not free parameters "
-                       f"with per_angle_mode {effective!r} (parameters: {names})")
-    free = np.array([n not in fixed for n in names])
-    if not free.any():
-        raise FitError("analysis.fixed holds every parameter: nothing left to fit")
-    return free
-
-
-def build_problem(data: XPCSData, analysis: AnalysisConfig,
-                  scaling_form: str | None = None) -> Problem:
-    """Assemble points, noise, start values, bounds and free mask of one dataset.
-
-    ``scaling_form`` overrides the per-angle form ``per_angle_mode`` resolves to (the global
-    search explores with ``individual`` and may settle ``auto`` on another).
-    """
-    mode = registry.canonical_mode(analysis.mode)
-    ok = data.frame_ok
-    used = data.c2 if ok.all() else data.c2[:, ok][:, :, ok]  # estimates skip excluded pairs
-    scaling = angle_scaling(
-        analysis.per_angle_mode, data.phi, used, data.t[ok],
-        fourier_order=analysis.fourier_order,
-        contrast_bounds=analysis.scaling_bounds("contrast"),
-        offset_bounds=analysis.scaling_bounds("offset"), effective=scaling_form,
-    )
-    init, lo, hi = analysis.physical_start()
-    names = registry.names(mode) + scaling.names
-    free = check_fixed(names, analysis.fixed, scaling.effective)
-    sigma = _sigma(data, analysis)
-    ia, ja, mask = folded_triangle(data.n_frames)
-    mask = mask & ok[ia] & ok[ja]  # frames_exclude: left out, still on the time grid
-    return Problem(
-        mode=mode, names=names, n_physical=len(init), scaling=scaling,
-        start=np.concatenate([init, scaling.initial]).astype(np.float64),
-        lower=np.concatenate([lo, scaling.lower]).astype(np.float64),
-        upper=np.concatenate([hi, scaling.upper]).astype(np.float64),
-        free=free, t=np.asarray(data.t, np.float64), phi=np.asarray(data.phi, np.float64),
-        q=float(data.q), dt=float(data.dt), L=float(analysis.L),
-        ia=ia, ja=ja, mask=mask, y=np.asarray(data.c2, np.float64)[:, ia, ja],
-        sigma=np.array(sigma, dtype=np.float64),
-    )
 
 
 # ---------------------------------------------------------------- chunked normal equations
@@ -493,15 +343,6 @@ class FitResult:
         return dict(zip(self.names[:n], map(float, self.values[:n]), strict=True))
 
 
-def choose_strategy(requested: str, n_points: int, n_free: int) -> str:
-    """``full`` or ``chunked``: ``requested`` unless it is ``auto``, then ``full`` up to
-    :data:`FULL_STRATEGY_MAX_ELEMENTS` points × free parameters.  :mod:`homodyne.validate`
-    calls this to predict the strategy."""
-    if requested != "auto":
-        return requested
-    return "full" if n_points * n_free <= FULL_STRATEGY_MAX_ELEMENTS else "chunked"
-
-
 def _scaled_inverse(jtj: np.ndarray):
     """Inverse of ``JᵀJ`` on its numerically non-null directions, in the coordinates scaled
     by ``√diag``: ``(inverse, scale, eigenvectors, null mask)``."""
@@ -613,13 +454,6 @@ class _Candidate:
 
     start: np.ndarray
     sol: _Solution
-
-
-def exploration_form(analysis: AnalysisConfig, n_phi: int) -> str | None:
-    """The per-angle form the multi-start explores with: ``individual`` for ``auto`` with
-    three or more angles (then :func:`homodyne.search.choose_scaling` decides from it),
-    else the configured form."""
-    return "individual" if analysis.per_angle_mode == "auto" and n_phi >= 3 else None
 
 
 def _explore(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig):
@@ -734,7 +568,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     1. Starting values from the data's decay times (:mod:`homodyne.initial`), the configured
        start, random starts around the first and ``multistart`` uniform ones
        (:func:`homodyne.search.draw_starts`), each fitted locally on a subsample of about
-       :data:`EXPLORE_POINTS` points (whole block rows: every angle and lag).
+       :data:`homodyne.problem.EXPLORE_POINTS` points (whole block rows: every angle and lag).
     2. ``per_angle_mode: auto`` (three or more angles) explores with a contrast and offset
        per angle and then keeps the simplest form the data do not reject.
     3. The best distinct optima (up to :data:`REFINE_MAX`) are refined on every point; the

@@ -81,6 +81,12 @@ OFFSET = Parameter("offset", 1.0, 0.5, 1.5, "-", "baseline incl. the Siegert 1 (
 SCALING = (CONTRAST, OFFSET)
 """Per-angle scaling parameters (docs/physics.md), shared by all modes."""
 
+DEFAULT_L = 2.0e6
+"""Stator-rotor gap L in Å (200 µm) where a config, a command line or a call gives none: the
+one default of the geometry, so ``analysis.L``, ``homodyne simulate --L``, the physics
+functions and the simulator cannot disagree (the schema's default is this number too, YAML
+cannot import it: tests/test_params.py keeps them equal)."""
+
 
 def canonical_mode(mode: str) -> str:
     """Return the canonical mode name for ``mode`` or its homodyne 2.x alias.

@@ -1,13 +1,18 @@
-"""Memory and run-time requests of the workflow's jobs, estimated from their input sizes.
+"""Memory and run-time of the jobs: the workflow's requests from input sizes, and the NLSQ
+peak ``homodyne validate`` predicts from a dataset's size before anything runs.
 
-A scheduler kills a job that exceeds its request and idles one that asks too much.  The
-memory request of a step is a base (Python, JAX, the step's libraries and compiled programs)
-plus what the step holds per MB of input, rounded up to 100 MB.  Both numbers are set from
-the peak resident memory measured for every step on the demo, the CHX matrix and a
+Both are models of measured peaks, kept in one place so that a new measurement changes one
+module.  A scheduler kills a job that exceeds its request and idles one that asks too much.
+The memory request of a step is a base (Python, JAX, the step's libraries and compiled
+programs) plus what the step holds per MB of input, rounded up to 100 MB.  Both numbers are
+set from the peak resident memory measured for every step on the demo, the CHX matrix and a
 23 x 500 laminar_flow dataset (``benchmarks/memory_peaks.csv``, table and method in
 ``benchmarks/README.md``), so that every request is at least :data:`MARGIN` times the
 measured peak; ``tests/test_resources.py`` keeps it so.  Each retry (``attempt``) doubles the
 request, so a job killed for memory or time gets what it needs next time.
+:func:`nlsq_peak_bytes` counts the bytes the NLSQ fit holds (benchmarks/README.md "NLSQ";
+``tests/test_validate.py`` keeps it within the measured peaks), for a run that has no input
+file to measure yet: the plan of :func:`homodyne.problem.plan`.
 """
 
 from __future__ import annotations
@@ -85,3 +90,35 @@ def combine_runtime_min(input_bytes: float, shard_bytes: list[float], fallback: 
 def shards_per_job(setting: int | str) -> int:
     """Resolve ``cmc.shards_per_job`` (a positive number or ``"auto"``)."""
     return SHARDS_PER_JOB_AUTO if setting == "auto" else max(1, int(setting))
+
+
+SOLVER_BYTES = 100
+"""Bytes per point and free parameter of a dense Jacobian solve (``homodyne.nlsq``)."""
+POINT_BYTES = 8
+"""Bytes per point of the problem's data block ``y`` (float64; the shared frame-pair layout
+is one per pair, not per point, and negligible next to it)."""
+CHUNKED_POINT_BYTES = 40
+"""Bytes per point of the chunked strategy's padded chunk copies and per-point temporaries:
+set from the peaks of the global search's fits measured at 23 × 500 and 23 × 1000 frames
+(795.6 MB and 1.32 GB for the whole process, benchmarks/README.md "NLSQ"); with the 8 bytes
+of one copy the estimate missed a third of the 23 × 1000 peak."""
+
+
+def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int, n_frames: int, *,
+                    chunk_points: int, explore_points: int) -> int:
+    """Estimated peak memory of an NLSQ fit beyond the libraries' own (what to request from a
+    scheduler).
+
+    The loaded matrices (8 bytes × n_phi × n_frames²) and the point arrays
+    (:data:`POINT_BYTES` per point) are always held.  ``full`` adds a dense Jacobian solve
+    over every point (:data:`SOLVER_BYTES` per point and free parameter); ``chunked`` adds the
+    padded chunk copies of the points (:data:`CHUNKED_POINT_BYTES` per point) and dense solves
+    over one chunk (``chunk_points``) and over the subsample the global search explores
+    (``explore_points``).
+    """
+    held = 8 * n_phi * n_frames**2 + POINT_BYTES * n_points
+    if strategy == "full":
+        return held + SOLVER_BYTES * n_points * n_free
+    n_sub = min(explore_points, n_points)
+    dense = SOLVER_BYTES * (min(chunk_points, n_points) + n_sub) * n_free
+    return held + CHUNKED_POINT_BYTES * n_points + dense

@@ -32,7 +32,8 @@ from homodyne.data import (
 from homodyne.diagnosis import diagnose
 from homodyne.errors import DataQualityError
 from homodyne.layout import DatasetLayout
-from homodyne.nlsq import FitResult, build_problem, fit
+from homodyne.nlsq import FitResult, fit
+from homodyne.problem import build_problem
 from homodyne.settings import step_settings
 
 log = logging.getLogger(__name__)

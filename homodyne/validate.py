@@ -15,11 +15,10 @@ window): data no fit can use is a problem, doubtful data a warning.  Candidate b
 time does not change with age get the diagnosis a fit would give them (stationary: fix
 alpha and D_offset, :mod:`homodyne.diagnosis`) before any fit.
 
-For each dataset it also predicts what the run will do by calling the functions the run
-calls: points ``n_phi·n(n-1)/2`` (n = frames after dropping t = 0) in the block layout of
-:func:`homodyne.physics.folded_triangle`, the fixed-name check and the NLSQ strategy of
-:mod:`homodyne.nlsq` (and its peak memory), and the shard count of
-:func:`homodyne.cmc.shard.resolve_shards`.
+For each dataset it also predicts what the run will do: the plan of
+:func:`homodyne.problem.plan` (points, free parameters, NLSQ strategy and peak memory, CMC
+shards) from the angles and frames the bin tables give, by the functions the run itself
+calls.
 """
 
 from __future__ import annotations
@@ -30,35 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from homodyne import diagnosis, quality, twotime
-from homodyne import params as registry
-from homodyne.cmc.shard import resolve_shards
+from homodyne import diagnosis, problem, quality, twotime
 from homodyne.config import DatasetConfig, check_config, parse_config, read_yaml
 from homodyne.data import load, preprocess
 from homodyne.data.readers import open_hdf5, read_table
-from homodyne.errors import ConfigError, DataFormatError, DataQualityError, FitError
-from homodyne.nlsq import (
-    CHUNK_POINTS,
-    EXPLORE_POINTS,
-    check_fixed,
-    choose_strategy,
-    exploration_form,
-)
-from homodyne.physics import angle_scaling, folded_triangle
+from homodyne.errors import ConfigError, DataFormatError, DataQualityError
 
 Q_TOLERANCE = inspect.signature(load).parameters["q_tolerance"].default
 """Relative q tolerance of ``load`` as ``homodyne run`` calls it (its default)."""
-
-SOLVER_BYTES = 100
-"""Bytes per point and free parameter of a dense Jacobian solve (``homodyne.nlsq``)."""
-POINT_BYTES = 8
-"""Bytes per point of the problem's data block ``y`` (float64; the shared frame-pair layout
-is one per pair, not per point, and negligible next to it)."""
-CHUNKED_POINT_BYTES = 40
-"""Bytes per point of the chunked strategy's padded chunk copies and per-point temporaries:
-set from the peaks of the global search's fits measured at 23 × 500 and 23 × 1000 frames
-(795.6 MB and 1.32 GB for the whole process, benchmarks/README.md "NLSQ"); with the 8 bytes
-of one copy the estimate missed a third of the 23 × 1000 peak."""
 
 _EXPECTED = "an APS-U or legacy APS HDF5 file (docs/data-formats.md)"
 
@@ -127,25 +105,6 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes} B"
 
 
-def nlsq_peak_bytes(strategy: str, n_points: int, n_free: int, n_phi: int,
-                    n_frames: int) -> int:
-    """Estimated peak memory of an NLSQ fit (what to request from a scheduler).
-
-    The loaded matrices (8 bytes × n_phi × n_frames²) and the point arrays
-    (:data:`POINT_BYTES` per point) are always held.  ``full`` adds a dense Jacobian solve
-    over every point (:data:`SOLVER_BYTES` per point and free parameter); ``chunked`` adds the
-    padded chunk copies of the points (:data:`CHUNKED_POINT_BYTES` per point) and dense solves
-    over one chunk and over the subsample the global search explores
-    (:data:`homodyne.nlsq.EXPLORE_POINTS`).
-    """
-    held = 8 * n_phi * n_frames**2 + POINT_BYTES * n_points
-    if strategy == "full":
-        return held + SOLVER_BYTES * n_points * n_free
-    n_sub = min(EXPLORE_POINTS, n_points)
-    dense = SOLVER_BYTES * (min(CHUNK_POINTS, n_points) + n_sub) * n_free
-    return held + CHUNKED_POINT_BYTES * n_points + dense
-
-
 def _read_config(path: Path) -> tuple[dict | None, list[str]]:
     try:
         data = read_yaml(path)
@@ -157,51 +116,17 @@ def _read_config(path: Path) -> tuple[dict | None, list[str]]:
     return data, []
 
 
-def _free_mask(ds: DatasetConfig, phi: np.ndarray) -> np.ndarray:
-    """The free mask :func:`homodyne.nlsq.build_problem` will build for these angles.
-
-    The scaling parameter names depend only on the angles, so placeholder matrices stand in
-    for the data that :func:`homodyne.physics.angle_scaling` would otherwise estimate from.
-    ``auto`` with three or more angles is predicted as the form the search explores with
-    (a contrast and offset per angle): the most the fit can need; the data may settle it on
-    fewer.
-
-    Raises:
-        FitError: what the fit would raise for ``analysis.fixed``.
-    """
-    a = ds.analysis
-    scaling = angle_scaling(a.per_angle_mode, phi, np.ones((len(phi), 2, 2)), np.arange(2.0),
-                            fourier_order=a.fourier_order,
-                            effective=exploration_form(a, len(phi)))
-    return check_fixed((*registry.names(a.mode), *scaling.names), a.fixed, scaling.effective)
-
-
-def _estimates(ds: DatasetConfig, where: str, report: DatasetReport,
+def _estimates(ds: DatasetConfig, where: str, report: DatasetReport, frame_ok: np.ndarray,
                problems: list[str]) -> DatasetReport:
-    """Points, NLSQ strategy and memory, CMC shards of a dataset whose selection is valid."""
-    phi = np.asarray(report.phi)
-    n = report.frames[1] - report.frames[0]  # frames after dropping the t = 0 frame
-    ia, ja, mask = folded_triangle(n)
-    try:  # pairs of excluded frames are no points (as homodyne.nlsq.build_problem)
-        ok = ~preprocess.excluded_frames(ds.frames_exclude, report.frames)
-        mask = mask & ok[ia] & ok[ja]
-    except ConfigError:
-        pass  # reported by _check_dataset
-    n_points = len(phi) * int(mask.sum())
-    try:
-        n_free = int(_free_mask(ds, phi).sum())
-    except FitError as exc:
-        problems.append(f"{where}.analysis.fixed: {exc} ({len(phi)} angles)")
-        return report
-    strategy = choose_strategy(ds.nlsq.strategy, n_points, n_free)
-    try:
-        n_shards = resolve_shards(ds.cmc, ds.analysis.mode, n_points, mask.shape[0])
-    except FitError as exc:
-        problems.append(f"{where}.cmc.shards: {exc}")
-        n_shards = None
-    return replace(report, n_points=n_points, n_free=n_free, strategy=strategy,
-                   nlsq_bytes=nlsq_peak_bytes(strategy, n_points, n_free, len(phi), n),
-                   n_shards=n_shards)
+    """The plan of a dataset whose selection is valid (:func:`homodyne.problem.plan`) on
+    its angles and fitted frames ``frame_ok``: the row's points, free parameters, NLSQ
+    strategy and memory, CMC shards; the errors the run would stop with become problems
+    naming their keys."""
+    found = problem.plan(ds, len(report.phi), frame_ok)
+    problems += [f"{where}.{key}: {message}" for key, message in found.errors.items()]
+    return replace(report, n_points=found.n_points, n_free=found.n_free,
+                   strategy=found.strategy, nlsq_bytes=found.nlsq_bytes,
+                   n_shards=found.n_shards)
 
 
 def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
@@ -247,11 +172,12 @@ def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,
         error = preprocess.no_angle_left(file, q_used, entry.get("phi_ranges"), ring)
         problems.append(f"{where}.phi_ranges: {error}")
     elif ds is not None and frames is not None:
+        frame_ok = np.ones(frames[1] - frames[0], dtype=bool)  # fitted frames: t = 0 dropped
         try:
-            preprocess.excluded_frames(ds.frames_exclude, frames, file)
+            frame_ok = ~preprocess.excluded_frames(ds.frames_exclude, frames, file)
         except ConfigError as exc:
             problems.append(f"{where}.frames_exclude: {exc}")
-        report = _estimates(ds, where, report, problems)
+        report = _estimates(ds, where, report, frame_ok, problems)
     return report
 
 

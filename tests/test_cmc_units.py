@@ -26,16 +26,11 @@ from homodyne.cmc.diagnostics import ZERO_MEAN_SDS, heterogeneity, posterior_tab
 from homodyne.cmc.model import soft_clip, soft_clip_inverse
 from homodyne.cmc.priors import prior_scale, temper
 from homodyne.cmc.sample import posterior_tree, write_tree
-from homodyne.cmc.shard import (
-    AUTO_MAX_POINTS,
-    interleaved_rows,
-    resolve_shards,
-    shard_seed,
-)
+from homodyne.cmc.shard import interleaved_rows, shard_seed
 from homodyne.config import AnalysisConfig, CMCConfig, parse_config
 from homodyne.data import load, simulate
 from homodyne.errors import ConfigError, DataFormatError, FitError
-from homodyne.nlsq import build_problem
+from homodyne.problem import AUTO_MAX_POINTS, build_problem, resolve_shards
 from homodyne.results import write_cmc
 
 NAMES = ("D0", "alpha", "contrast")
@@ -106,9 +101,10 @@ def test_read_nlsq_estimate(tmp_path):
     path.write_text(json.dumps({"parameters": {
         "D0": {"value": 1e4, "uncertainty": 30.0, "fixed": False},
         "alpha": {"value": -0.5, "uncertainty": None, "fixed": False},
-        "D_offset": {"value": 10.0, "uncertainty": 0.0, "fixed": True}}}))
+        "D_offset": {"value": 10.0, "uncertainty": 0.0, "fixed": True}},
+        "per_angle_effective": "shared"}))
     est = read_nlsq_estimate(path)
-    assert est.names == ("D0", "alpha", "D_offset")
+    assert est.names == ("D0", "alpha", "D_offset") and est.per_angle_effective == "shared"
     np.testing.assert_array_equal(est.values, [1e4, -0.5, 10.0])
     assert est.uncertainties[1] == math.inf
     np.testing.assert_array_equal(est.free, [True, True, False])
@@ -129,7 +125,8 @@ def small(tmp_path_factory):
     problem = build_problem(data, analysis)
     sd = np.where(problem.free, 0.01 * problem.start, 0.0)
     estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
-                            free=problem.free, covariance=np.diag(sd**2))
+                            free=problem.free, covariance=np.diag(sd**2),
+                            per_angle_effective=problem.scaling.effective)
     return data, analysis, problem, estimate
 
 
@@ -215,7 +212,8 @@ def test_shard_round_trip_keeps_the_scaling_layout(small, tmp_path, per_angle_mo
     n = len(problem.names)
     estimate = NLSQEstimate(names=problem.names, values=problem.start,
                             uncertainties=np.full(n, np.inf), free=problem.free,
-                            covariance=np.full((n, n), np.nan))
+                            covariance=np.full((n, n), np.nan),
+                            per_angle_effective=problem.scaling.effective)
     (path,) = make_shards(data, estimate, CMCConfig(shards=1), tmp_path, analysis=analysis)
     s = read_shard(path)
     assert s.problem.scaling.effective == problem.scaling.effective
@@ -231,12 +229,14 @@ def test_nlsq_result_of_another_config_is_refused(small, tmp_path):
     data, analysis, problem, estimate = small
     other = NLSQEstimate(names=problem.names[:-1], values=estimate.values[:-1],
                          uncertainties=estimate.uncertainties[:-1], free=estimate.free[:-1],
-                         covariance=estimate.covariance[:-1, :-1])
+                         covariance=estimate.covariance[:-1, :-1],
+                         per_angle_effective=estimate.per_angle_effective)
     with pytest.raises(FitError, match="refit NLSQ with the same config"):
         make_shards(data, other, CMCConfig(), tmp_path, analysis=analysis)
     nan = NLSQEstimate(names=problem.names, values=np.full(len(problem.names), np.nan),
                        uncertainties=estimate.uncertainties, free=estimate.free,
-                       covariance=estimate.covariance)
+                       covariance=estimate.covariance,
+                       per_angle_effective=estimate.per_angle_effective)
     with pytest.raises(FitError, match="not all finite"):
         make_shards(data, nan, CMCConfig(), tmp_path, analysis=analysis)
 
@@ -325,7 +325,8 @@ def shard_files(small, tmp_path_factory):
     problem = build_problem(data, analysis)
     sd = np.where(problem.free, 0.01 * np.abs(problem.start), 0.0)
     estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
-                            free=problem.free, covariance=np.diag(sd**2))
+                            free=problem.free, covariance=np.diag(sd**2),
+                            per_angle_effective=problem.scaling.effective)
     assert problem.free_names == NAMES
     return make_shards(data, estimate, CMCConfig(shards=4), tmp_path_factory.mktemp("shards"),
                        analysis=analysis)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from homodyne.config import load_config, parse_config
+from homodyne.config import load_config, parse_config, read_numbers, read_yaml
 from homodyne.errors import ConfigError
 
 MINIMAL = {"datasets": [{"name": "d1", "file": "x.h5", "q": 0.0054}], "analysis": {"dt": 0.1}}
@@ -41,6 +42,37 @@ def test_yaml_file_with_exponent_floats(tmp_path):
     assert ds.analysis.initial["D0"] == 1e4
     assert ds.analysis.scaling_bounds("contrast") == (0.1, 0.5)
     assert ds.frames == (1, 50) and ds.phi_ranges == ((-10.0, 10.0), (170.0, -170.0))
+
+
+def test_numbers_snakemake_reads_as_strings_become_what_homodyne_reads(tmp_path):
+    """The same file read by a YAML 1.1 reader (Snakemake's: 5.4e-3, 1e-3, 2.0e6 and
+    1e2 stay strings) and then read_numbers, and read by homodyne's reader, is one config:
+    every number where the schema expects one (q, dt, L, initial, bounds, sigma), and
+    nothing else."""
+    text = ("datasets:\n  - {name: a, file: a.h5, q: 5.4e-3, cmc: {shards: 3}}\n"
+            "analysis:\n  mode: static\n  dt: 1e-3\n  L: 2.0e6\n  sigma: [1e-3, 2e-3]\n"
+            "  initial: {D0: 1.0e4}\n  bounds: {D0: [1e2, 1e5]}\nnlsq: {ftol: 1e-9}\n")
+    (tmp_path / "c.yaml").write_text(text)
+    snakemakes = yaml.safe_load(text)
+    assert snakemakes["analysis"]["L"] == "2.0e6" and snakemakes["nlsq"]["ftol"] == "1e-9"
+    assert read_numbers(snakemakes) == read_yaml(tmp_path / "c.yaml")
+    assert snakemakes["analysis"]["L"] == "2.0e6"  # the argument is left as it was
+
+
+def test_strings_that_are_no_numbers_stay_for_the_schema_to_name():
+    """``--config`` gives every value inside a mapping as a string: numbers become numbers
+    (an integer where one of a oneOf's choices is an integer), the rest stays."""
+    data = _with(nlsq={"ftol": "tiny", "seed": "2.5", "loss": "1e3"},
+                 cmc={"shards": "3", "shards_per_job": "auto"})
+    assert read_numbers(data)["nlsq"] == {"ftol": "tiny", "seed": 2.5, "loss": "1e3"}
+    assert read_numbers(data)["cmc"] == {"shards": 3, "shards_per_job": "auto"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(read_numbers(data), source="my.yaml")
+    message = str(caught.value)
+    assert message.startswith("my.yaml: invalid configuration")
+    assert "nlsq.ftol: 'tiny' is not of type 'number'" in message
+    assert "nlsq.seed: 2.5 is not of type 'integer'" in message
+    assert "nlsq.loss: '1e3' is not one of" in message
 
 
 def test_dataset_overrides_analysis_and_nlsq():

@@ -28,7 +28,7 @@ from homodyne.cmc.shard import read_shard
 from homodyne.config import AnalysisConfig, CMCConfig
 from homodyne.data import load, read_xpcs, simulate, write_xpcs
 from homodyne.errors import DataFormatError
-from homodyne.nlsq import build_problem
+from homodyne.problem import build_problem
 
 pytestmark = pytest.mark.faults
 NAMES = ("D0", "alpha")
@@ -51,7 +51,8 @@ def _shard(data, folder: Path) -> Path:
     problem = build_problem(data, analysis)
     sd = np.where(problem.free, 0.01 * problem.start, 0.0)
     estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
-                            free=problem.free, covariance=np.diag(sd**2))
+                            free=problem.free, covariance=np.diag(sd**2),
+                            per_angle_effective=problem.scaling.effective)
     return make_shards(data, estimate, CMCConfig(shards=1), folder / "shards",
                        analysis=analysis)[0]
 

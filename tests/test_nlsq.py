@@ -12,7 +12,8 @@ import pytest
 from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import import_matrices, load, simulate
 from homodyne.errors import FitError
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
+from homodyne.problem import build_problem
 from homodyne.search import LOCAL_STARTS
 
 REAL = Path(__file__).parent / "data" / "real"  # the real matrices, see its README

@@ -64,3 +64,26 @@ def test_every_alias_is_accepted_by_the_schema_and_explained():
         assert alias in mode["enum"] and alias in mode["description"]
         assert f"names of {canonical}" in mode["description"]
         assert f"`{alias}`" in readme and f"`{alias}`" in physics
+
+
+def test_the_stator_rotor_gap_has_one_default():
+    """The schema's default of ``analysis.L`` (YAML cannot import it) and every signature
+    that defaults L are the registry's DEFAULT_L, and no module assigns the number itself."""
+    import inspect
+    import re
+
+    from homodyne.cli import build_parser
+    from homodyne.config import AnalysisConfig
+    from homodyne.data import simulate
+    from homodyne.physics import compute_c2, compute_c2_block, compute_c2_points
+
+    analysis = read_yaml(SCHEMA_PATH)["properties"]["analysis"]["properties"]
+    assert analysis["L"]["default"] == params.DEFAULT_L == AnalysisConfig("static", 0.1).L
+    for function in (compute_c2, compute_c2_block, compute_c2_points, simulate):
+        assert inspect.signature(function).parameters["L"].default == params.DEFAULT_L
+    assert build_parser().parse_args(
+        ["simulate", "--mode", "static", "--phi", "0", "--frames", "10", "--dt", "0.1",
+         "--q", "0.005", "--out", "x.h5"]).L == params.DEFAULT_L
+    written = [str(p) for p in (ROOT / "homodyne").rglob("*.py") if p.name != "params.py"
+               and re.search(r"=\s*(?:2(?:\.0*)?e\+?0*6|2_?000_?000(?:\.0*)?)\b", p.read_text())]
+    assert not written, written

@@ -19,11 +19,12 @@ from homodyne.config import AnalysisConfig, NLSQConfig
 from homodyne.data import load, simulate
 from homodyne.errors import DataFormatError
 from homodyne.layout import FIGURES, angle_tag
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
 from homodyne.physics import compute_c2
 from homodyne.plots import c2, plot_cmc, plot_nlsq, plot_results, posterior, save_figure
 from homodyne.plots.datasets import DatasetRow, datasets_figure
 from homodyne.plots.figure import DPI
+from homodyne.problem import build_problem
 from homodyne.results import write_nlsq
 
 NLSQ_FILES = tuple(f"{stem}.png" for stem, f in FIGURES.items() if f.part == "NLSQ")

@@ -14,9 +14,9 @@ from conftest import ROOT
 
 from homodyne import layout
 from homodyne.cli import main
-from homodyne.cmc.shard import resolve_shards
 from homodyne.config import load_config
 from homodyne.data import simulate
+from homodyne.problem import resolve_shards
 
 README = (ROOT / "README.md").read_text()
 

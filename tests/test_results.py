@@ -19,7 +19,7 @@ from homodyne import layout, quality, results, steps
 from homodyne.config import parse_config
 from homodyne.data import read_xpcs, simulate
 from homodyne.errors import DataFormatError
-from homodyne.nlsq import build_problem
+from homodyne.problem import build_problem
 
 # The jobs after NLSQ, in the workflow's order, each as its rule's script calls it, in one
 # fresh process; after each, whether matplotlib has been imported so far.

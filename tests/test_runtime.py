@@ -15,8 +15,8 @@ from conftest import ROOT
 from homodyne.cmc import NLSQEstimate, make_shards
 from homodyne.config import AnalysisConfig, CMCConfig
 from homodyne.data import load, simulate
-from homodyne.nlsq import build_problem
 from homodyne.physics import compute_c2
+from homodyne.problem import build_problem
 from homodyne.runtime import xla_flags
 
 
@@ -107,7 +107,8 @@ def test_the_public_api_refuses_float32_until_configure_is_called(tmp_path):
     problem = build_problem(loaded, analysis)
     sd = np.where(problem.free, 0.01 * np.abs(problem.start), 0.0)
     estimate = NLSQEstimate(names=problem.names, values=problem.start, uncertainties=sd,
-                            free=problem.free, covariance=np.diag(sd**2))
+                            free=problem.free, covariance=np.diag(sd**2),
+                            per_angle_effective=problem.scaling.effective)
     shard = make_shards(loaded, estimate, CMCConfig(shards=1), tmp_path / "shards",
                         analysis=analysis)[0]
     out = _python(f"""

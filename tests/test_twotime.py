@@ -14,8 +14,9 @@ from homodyne.config import AnalysisConfig, CMCConfig, NLSQConfig
 from homodyne.data import Provenance, XPCSData, exclude_frames, read_xpcs, write_xpcs
 from homodyne.data.preprocess import excluded_frames
 from homodyne.errors import ConfigError
-from homodyne.nlsq import build_problem, fit
+from homodyne.nlsq import fit
 from homodyne.physics import compute_c2
+from homodyne.problem import build_problem
 
 Q, DT = 0.005, 0.1
 
@@ -190,7 +191,7 @@ def test_a_shard_carries_the_mask(tmp_path):
     problem = build_problem(data, analysis)
     estimate = SimpleNamespace(names=problem.names, values=problem.start, free=problem.free,
                                uncertainties=0.1 * np.abs(problem.start) + 1e-3,
-                               covariance=None)
+                               covariance=None, per_angle_effective=problem.scaling.effective)
     paths = make_shards(data, estimate, CMCConfig(shards=2), tmp_path, analysis=analysis)
     merged = merged_problem([read_shard(p) for p in paths])
     assert merged.n_points == problem.n_points == 276 - 23

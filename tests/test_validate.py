@@ -10,12 +10,13 @@ import yaml
 
 from homodyne.cli import main
 from homodyne.cmc import make_shards
-from homodyne.cmc.shard import AUTO_MAX_POINTS
 from homodyne.config import load_config
-from homodyne.data import load, simulate
+from homodyne.data import exclude_frames, load, simulate
 from homodyne.migrate import migrate_file
 from homodyne.nlsq import fit
-from homodyne.validate import nlsq_peak_bytes, validate
+from homodyne.problem import AUTO_MAX_POINTS, CHUNK_POINTS, EXPLORE_POINTS
+from homodyne.resources import nlsq_peak_bytes
+from homodyne.validate import validate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "homodyne2x_laminar_flow.yaml"
 
@@ -24,6 +25,12 @@ FIXTURE = Path(__file__).parent / "fixtures" / "homodyne2x_laminar_flow.yaml"
 def data_file(tmp_path_factory):
     return simulate(tmp_path_factory.mktemp("data") / "s.h5", mode="static",
                     phi=[0.0, 90.0, 180.0], n_frames=41, dt=0.1, q=0.0054, seed=2)
+
+
+def _peak(strategy, points, free, n_phi, n_frames) -> int:
+    """The NLSQ memory estimate with the fit's own chunk and subsample sizes."""
+    return nlsq_peak_bytes(strategy, points, free, n_phi, n_frames, chunk_points=CHUNK_POINTS,
+                           explore_points=EXPLORE_POINTS)
 
 
 def _config(path: Path, datasets: list[dict], **sections) -> Path:
@@ -46,7 +53,7 @@ def test_good_config_prints_points_memory_and_shards(tmp_path, data_file, capsys
     assert two.n_points == 2 * 30 * 29 // 2  # first frame dropped, off-diagonal pairs
     assert two.n_free == 3 + 2 * 2  # static + contrast/offset per angle (auto, < 3 angles)
     assert two.strategy == "full"
-    assert two.nlsq_bytes == nlsq_peak_bytes("full", 870, 7, 2, 30)  # the row's own numbers
+    assert two.nlsq_bytes == _peak("full", 870, 7, 2, 30)  # the row's own numbers
     assert two.n_shards == 2
     # auto with 3 angles: at most a contrast and offset per angle (the data may settle on one)
     assert every.n_points == 3 * 40 * 39 // 2 and every.n_free == 3 + 2 * 3
@@ -71,15 +78,18 @@ def test_too_many_shards_is_a_problem_naming_the_key(tmp_path, data_file):
 
 
 def test_predictions_equal_what_a_run_does(tmp_path, data_file):
-    """Points, free parameters, strategy and shard count as validate predicts them are what
-    NLSQ and sharding then do on the same config."""
+    """Points, free parameters, strategy and shard count as validate predicts them from the
+    bin tables are what NLSQ and sharding then do on the same config and the loaded data
+    (bad frames left out as the load step does)."""
     cfg = _config(tmp_path / "c.yaml", [
-        {"name": "a", "file": str(data_file), "q": 0.0054, "frames": [1, 31]}],
+        {"name": "a", "file": str(data_file), "q": 0.0054, "frames": [1, 31],
+         "frames_exclude": [[10, 11]]}],
         analysis={"mode": "static", "dt": 0.1, "fixed": ["D_offset"]},
         nlsq={"strategy": "auto"}, cmc={"shards": 3})
     (row,) = validate(cfg).datasets
     (ds,) = load_config(cfg).datasets
-    data = load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=(1, 31))
+    data = exclude_frames(load(ds.file, q=ds.q, dt=ds.analysis.dt, frames=(1, 31)),
+                          ds.frames_exclude)
     result = fit(data, ds.analysis, ds.nlsq)
     shards = make_shards(data, result, ds.cmc, tmp_path / "shards", analysis=ds.analysis)
     # per_angle_mode auto with 3 angles: validate predicts the most the search can settle on
@@ -87,8 +97,10 @@ def test_predictions_equal_what_a_run_does(tmp_path, data_file):
     assert row.n_free == 2 + 2 * 3 and int(result.free.sum()) == 2 + 2
     assert (row.n_points, row.strategy, row.n_shards) == (
         result.n_points, result.strategy, len(shards))
+    assert row.n_points < 3 * 30 * 29 // 2  # the pairs of frames 10 and 11 are no points
     individual = _config(tmp_path / "i.yaml", [
-        {"name": "a", "file": str(data_file), "q": 0.0054, "frames": [1, 31]}],
+        {"name": "a", "file": str(data_file), "q": 0.0054, "frames": [1, 31],
+         "frames_exclude": [[10, 11]]}],
         analysis={"mode": "static", "dt": 0.1, "fixed": ["D_offset"],
                   "per_angle_mode": "individual"}, cmc={"shards": 3})
     (row,) = validate(individual).datasets
@@ -165,7 +177,7 @@ def test_nlsq_memory_estimate_matches_the_measured_peaks(case):
     -30 %/+25 % of every measured peak, from 60 k points to the dense 11.5 M-point fit
     (10.9 GB) that made large problems chunked."""
     strategy, points, free, n_phi, n_frames, peak = MEASURED_NLSQ[case]
-    predicted = nlsq_peak_bytes(strategy, points, free, n_phi, n_frames) + _library_bytes()
+    predicted = _peak(strategy, points, free, n_phi, n_frames) + _library_bytes()
     assert 0.7 <= predicted / peak <= 1.25, f"{case}: {predicted / 1e9:.2f} GB predicted"
 
 

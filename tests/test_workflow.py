@@ -27,6 +27,10 @@ from capabilities import browser_path
 from conftest import ROOT
 from scheduler import Slurm
 
+from homodyne import layout
+from homodyne.config import CMCConfig, load_config
+from homodyne.settings import step_settings
+
 DEMO = ROOT / "config" / "config.yaml"
 TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 SMALL_CMC = yaml.safe_load(TEST_CONFIG.read_text())["cmc"]
@@ -176,6 +180,71 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "analysis.initial.D0" in result.stdout + result.stderr
     assert not (work / "results").exists() and not (work / "resources").exists()
+
+
+def _start(work: Path, *args: str) -> dict:
+    """The config and each dataset's NLSQ settings as Snakemake's start holds them (what its
+    jobs get), printed by a Snakefile that includes the workflow's, in a dry run."""
+    snakefile = work / "Snakefile.start"
+    snakefile.write_text(
+        "import json\nfrom homodyne.settings import step_settings\n\n"
+        f"include: {str(ROOT / 'Snakefile')!r}\n\n"
+        "print('START', json.dumps({'config': config, 'nlsq': {name: step_settings(ds, 'nlsq')"
+        " for name, ds in DATASETS.items()}}))\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(snakefile),
+                             "--directory", str(work), "--cores", "1", *args],
+                            capture_output=True, text=True, cwd=work, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("START "))
+    return json.loads(line.removeprefix("START "))
+
+
+def test_the_start_reads_yaml_exponents_as_numbers_as_homodyne_run_does(tmp_path):
+    """``L: 2.0e6`` and ``ftol: 1e-9`` are strings to Snakemake's YAML 1.1 reader; the
+    workflow's config and settings have them as the numbers ``homodyne run`` reads."""
+    work = tmp_path / "exponents"
+    work.mkdir()
+    text = TEST_CONFIG.read_text()
+    assert "  L: 2.0e6" in text
+    (work / "config.yaml").write_text(text.replace("nlsq:\n", "nlsq:\n  ftol: 1e-9\n", 1))
+    start = _start(work, "--configfile", str(work / "config.yaml"))
+    (ds,) = load_config(work / "config.yaml").datasets
+    assert start["nlsq"] == {"demo": json.loads(json.dumps(step_settings(ds, "nlsq")))}
+    assert start["nlsq"]["demo"]["analysis"]["L"] == 2.0e6 and ds.nlsq.ftol == 1e-9
+    analysis, nlsq = start["config"]["analysis"], start["config"]["nlsq"]
+    assert isinstance(analysis["L"], float) and isinstance(nlsq["ftol"], float)
+
+
+def test_a_config_file_on_the_command_line_is_not_merged_into_the_demos(tmp_path):
+    """Snakemake reads the demo's config (the Snakefile's configfile) only when the command
+    line names no datasets: ``--configfile my.yaml`` is my.yaml alone, as for ``homodyne
+    run``, and ``--config key=value`` overrides either."""
+    work = tmp_path / "merge"
+    (work / layout.DEMO_CONFIG).parent.mkdir(parents=True)  # the Snakefile's configfile
+    shutil.copy(DEMO, work / layout.DEMO_CONFIG)
+    mine = yaml.safe_load(DEMO.read_text())
+    del mine["cmc"]
+    mine["datasets"][0]["name"] = "mine"
+    (work / "my.yaml").write_text(yaml.safe_dump(mine))
+    demo_chains = yaml.safe_load(DEMO.read_text())["cmc"]["chains"]
+    assert demo_chains != CMCConfig().chains
+    alone = _start(work, "--configfile", "my.yaml")
+    assert list(alone["nlsq"]) == ["mine"]
+    assert alone["config"]["cmc"]["chains"] == CMCConfig().chains  # the schema's default
+    demo = _start(work, "--config", "nlsq={seed: 7}")
+    assert list(demo["nlsq"]) == ["demo"] and demo["config"]["cmc"]["chains"] == demo_chains
+    assert demo["config"]["nlsq"]["seed"] == 7 == demo["nlsq"]["demo"]["nlsq"]["seed"]
+
+
+def test_a_wrong_key_in_a_config_file_is_one_error_naming_the_file_and_the_key(tmp_path):
+    work = _workdir(tmp_path, "typo")
+    (work / "config.yaml").write_text(
+        (work / "config.yaml").read_text().replace("  warmup:", "  warmpu:"))
+    result = snakemake(work, "-n", profile=None)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{work / 'config.yaml'}: invalid configuration" in out
+    assert out.count("warmpu") == 1 and "cmc.warmpu: unknown key; did you mean 'warmup'?" in out
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 
 Prior: free parameter ``θ_k ~ TruncatedNormal(μ_k, s_k)`` on its bounds, ``μ`` the NLSQ
 value, ``s`` the tempered prior sd.  Likelihood: ``y ~ Normal(c2_model, σ_p · f)`` at the
-shard's points (a dense block, :meth:`homodyne.nlsq.Problem.residuals`), ``σ_p`` the noise
+shard's points (a dense block, :meth:`homodyne.problem.Problem.residuals`), ``σ_p`` the noise
 estimate of the point's angle, ``f`` either 1 (``sample_sigma: false``) or one sampled
 noise factor with prior ``HalfNormal(1)`` tempered to ``HalfNormal(√K)`` (a half-normal
 raised to 1/K is exactly that).  One factor for the whole dataset: a misjudged noise
 estimate is usually off by the same ratio at every angle, and the factor absorbs it so the
 parameter uncertainties stay honest.  ``c2_model`` comes from the shard's
-:class:`homodyne.nlsq.Problem`, the same definition NLSQ fits.
+:class:`homodyne.problem.Problem`, the same definition NLSQ fits.
 
 Parameterisation.  NUTS moves in an unconstrained vector ``u`` that is of order one in
 posterior units:

@@ -32,9 +32,11 @@ MAX_WIDTH_FRACTION = 0.5
 class NLSQEstimate:
     """What CMC needs from an NLSQ fit, in the layout ``[physical, scaling]``.
 
-    :class:`homodyne.nlsq.FitResult` has these attributes too, so either can be passed to
+    The NLSQ fit's ``FitResult`` has these attributes too, so either can be passed to
     :func:`homodyne.cmc.make_shards`; this one is what :func:`read_nlsq_estimate` returns for
-    a workflow step that starts from the NLSQ result file.
+    a workflow step that starts from the NLSQ result file.  ``per_angle_effective``: the
+    per-angle form the fit settled on (``auto`` becomes one from the data, not from the
+    config alone), so the shards' problem has the fit's parameters.
     """
 
     names: tuple[str, ...]
@@ -42,6 +44,7 @@ class NLSQEstimate:
     uncertainties: np.ndarray
     free: np.ndarray
     covariance: np.ndarray
+    per_angle_effective: str
     chi2: float = math.nan
     n_points: int = 0
     """χ² and points of the fit: the noise factor's optimum ``sqrt(χ²/n)`` centres its
@@ -55,12 +58,13 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
     as NaN: the sampler then starts from a unit mass matrix for those parameters.
 
     Raises:
-        FitError: the file is missing or does not hold a ``parameters`` mapping.
+        FitError: the file is missing or does not hold the ``parameters`` mapping and the
+            ``per_angle_effective`` form.
     """
     path = Path(path)
     try:
         content = json.loads(path.read_text())
-        parameters = content["parameters"]
+        parameters, form = content["parameters"], content["per_angle_effective"]
     except (OSError, ValueError, KeyError) as exc:
         raise FitError(f"{path}: cannot read NLSQ parameters for the CMC priors ({exc})") from exc
     names = tuple(parameters)
@@ -76,6 +80,7 @@ def read_nlsq_estimate(path: str | Path) -> NLSQEstimate:
         free=np.array([not parameters[n].get("fixed", False) for n in names]),
         covariance=np.array(content.get("covariance") or np.full((len(names),) * 2, None),
                             dtype=np.float64).reshape(len(names), len(names)),
+        per_angle_effective=form,
         chi2=float(content["chi2"]) if content.get("chi2") is not None else math.nan,
         n_points=int(content.get("n_points") or 0),
     )

@@ -1,7 +1,7 @@
 """Sharding (docs/physics.md): split a dataset into K self-contained HDF5 shard files.
 
 A shard file holds everything one NUTS job needs and nothing it has to look up elsewhere:
-its part of the dataset's least-squares :class:`homodyne.nlsq.Problem` (the same points,
+its part of the dataset's least-squares :class:`homodyne.problem.Problem` (the same points,
 parameters, bounds, scaling and noise NLSQ fitted), the NLSQ values and covariance, the
 tempered priors, its own seed and provenance.  A shard job can therefore run on any node, in
 any order, and be rerun alone.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +32,6 @@ import h5py
 import numpy as np
 
 from homodyne import __version__, layout
-from homodyne import params as registry
 from homodyne.cmc import importance
 from homodyne.cmc.density import NOISE_FACTOR
 from homodyne.cmc.priors import prior_scale, temper
@@ -42,22 +40,13 @@ from homodyne.data import XPCSData
 from homodyne.data.readers import open_hdf5
 from homodyne.errors import DataFormatError, FitError
 from homodyne.io import write_atomic
-from homodyne.nlsq import Problem, build_problem
 from homodyne.physics import AngleScaling
+from homodyne.problem import Problem, build_problem, resolve_shards
 
 log = logging.getLogger(__name__)
 
 FORMAT = "homodyne-cmc-shard"
 FORMAT_VERSION = 3
-AUTO_MAX_POINTS = {"static": 10_000_000, "laminar_flow": 3_000_000, "heterodyne": 1_200_000}
-"""``cmc.shards: auto``: one shard (full-data NUTS) up to this many points, else as many
-equal shards as keep each below it.  On one machine K shards cost at least as much CPU as
-one shard of all the points (each shard pays its own warmup, and K shards with the data
-split K ways need K times the draws for the same consensus), and the consensus is only
-exact for Gaussian shard posteriors, which large shards are and small ones are not
-(benchmarks/README.md, "Production scale").  The limits keep one NUTS job's memory and run
-time those of the 23 × 500 laminar_flow benchmark; one laminar_flow gradient costs ~3.6 and
-one heterodyne gradient ~8.8 static ones."""
 
 _PROBLEM_ARRAYS = ("start", "lower", "upper", "free", "t", "phi", "ia", "ja", "mask", "y",
                    "sigma")
@@ -130,24 +119,6 @@ def shard_seed(global_seed: int, index: int) -> int:
     return int(np.random.SeedSequence([global_seed, index]).generate_state(1)[0])
 
 
-def resolve_shards(cfg: CMCConfig, mode: str, n_points: int, n_rows: int) -> int:
-    """Number of shards for ``n_points`` points in ``n_rows`` block rows.
-
-    ``cfg.shards`` when it is a number, else one shard up to :data:`AUTO_MAX_POINTS` of the
-    mode and as many as keep each shard below it beyond.  :func:`homodyne.validate` calls this
-    to predict the shard count.
-
-    Raises:
-        FitError: more shards than block rows (each shard needs at least one row).
-    """
-    if cfg.shards == "auto":
-        return max(1, math.ceil(n_points / AUTO_MAX_POINTS[registry.canonical_mode(mode)]))
-    if int(cfg.shards) > n_rows:
-        raise FitError(f"cmc.shards {cfg.shards} exceeds the {n_rows} block rows of this "
-                       f"dataset (half its frames); set cmc.shards to at most {n_rows}")
-    return int(cfg.shards)
-
-
 def choose_method(cfg: CMCConfig, n_points: int,
                   proposal: importance.Proposal | str) -> tuple[str, str]:
     """``(method, why)``: ``nuts`` or ``importance`` for a dataset of ``n_points`` points.
@@ -214,9 +185,10 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
 
     Args:
         data: the dataset (the same one NLSQ fitted).
-        nlsq_result: a :class:`homodyne.nlsq.FitResult` or
+        nlsq_result: the NLSQ fit's ``FitResult`` or a
             :class:`homodyne.cmc.priors.NLSQEstimate` (names, values, uncertainties, free,
-            covariance: the starting NUTS mass matrix).
+            covariance: the starting NUTS mass matrix; the per-angle form the fit settled
+            on, which the shards' problem takes).
         cfg: the ``cmc`` settings (shards, prior width, seed).
         outdir: folder of the shard files; shard files of an earlier run with more shards
             are removed so a folder listing shows exactly this run's shards.
@@ -226,7 +198,7 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         FitError: the NLSQ result does not belong to this dataset and config, or more
             shards are asked for than the data have block rows.
     """
-    problem = build_problem(data, analysis)
+    problem = build_problem(data, analysis, nlsq_result.per_angle_effective)
     _check_estimate(problem, nlsq_result)
     n_rows = problem.ia.shape[0]
     n_shards = resolve_shards(cfg, problem.mode, problem.n_points, n_rows)

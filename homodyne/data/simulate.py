@@ -88,7 +88,7 @@ def _symmetric_noise(rng: np.random.Generator, sd: float, shape: tuple) -> np.nd
 
 
 def simulate(path: str | os.PathLike, *, mode: str, params=None, phi, n_frames: int, dt: float,
-             q: float, L: float = 2.0e6, contrast=0.3, offset=1.0, noise: float = 0.01,
+             q: float, L: float = registry.DEFAULT_L, contrast=0.3, offset=1.0, noise: float = 0.01,
              seed: int = 0, layout: str = APS_U, half: str | None = None) -> Path:
     """Write a synthetic two-time dataset at one q and its ``<stem>.truth.json``.
 

@@ -6,7 +6,12 @@ from homodyne.physics.core import (
     compute_c2_points,
     folded_triangle,
 )
-from homodyne.physics.scaling import AngleScaling, angle_scaling, estimate_scaling
+from homodyne.physics.scaling import (
+    AngleScaling,
+    angle_scaling,
+    estimate_scaling,
+    scaling_names,
+)
 
 __all__ = [
     "AngleScaling",
@@ -16,4 +21,5 @@ __all__ = [
     "compute_c2_points",
     "estimate_scaling",
     "folded_triangle",
+    "scaling_names",
 ]

@@ -125,7 +125,7 @@ def folded_triangle(n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ia.astype(np.int32), ja.astype(np.int32), np.broadcast_to(mask, ia.shape).copy()
 
 
-def compute_c2(mode, params, t, phi, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0):
+def compute_c2(mode, params, t, phi, *, q, dt, L=registry.DEFAULT_L, contrast=0.5, offset=1.0):
     """Model two-time correlation ``c2[p, i, j]`` on the full grid.
 
     Args:
@@ -148,7 +148,8 @@ def compute_c2(mode, params, t, phi, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0
     return _matrix(mode, params, t, phi, q, dt, L, contrast, offset)
 
 
-def compute_c2_points(mode, params, t, phi, i, j, p, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0):
+def compute_c2_points(mode, params, t, phi, i, j, p, *, q, dt, L=registry.DEFAULT_L,
+                      contrast=0.5, offset=1.0):
     """Model c2 at pooled points ``(i[k], j[k], p[k])`` without building the N×N matrix.
 
     ``i``, ``j`` index the time grid ``t``; ``p`` indexes ``phi`` (and per-angle
@@ -161,7 +162,8 @@ def compute_c2_points(mode, params, t, phi, i, j, p, *, q, dt, L=2.0e6, contrast
     return _points(mode, params, t, phi, i, j, p, q, dt, L, contrast, offset)
 
 
-def compute_c2_block(mode, params, t, phi, ia, ja, *, q, dt, L=2.0e6, contrast=0.5, offset=1.0):
+def compute_c2_block(mode, params, t, phi, ia, ja, *, q, dt, L=registry.DEFAULT_L,
+                     contrast=0.5, offset=1.0):
     """Model c2 at the frame pairs ``(ia[r, c], ja[r, c])`` for every angle.
 
     Returns ``(n_phi, R, C)`` with ``out[p, r, c] == compute_c2(...)[p, ia[r, c], ja[r, c]]``;

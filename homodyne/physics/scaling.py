@@ -126,17 +126,45 @@ def _effective_mode(per_angle_mode, n_phi, fourier_order):
     return per_angle_mode
 
 
-def _layout(effective, phi, fourier_order):
-    """Basis and the per-half parameter suffixes of an effective mode."""
+def _suffixes(effective, n_phi, fourier_order) -> list[str]:
+    """Parameter-name suffixes of one half (contrast or offset) of an effective form."""
+    if effective == "individual":
+        return [f"_{p}" for p in range(n_phi)]
+    if effective == "shared":
+        return [""]
+    if effective == "fourier":
+        return ["_c0"] + [f"_{ab}{k}" for k in range(1, fourier_order + 1) for ab in "ab"]
+    return []
+
+
+def _basis(effective, phi, fourier_order) -> np.ndarray:
+    """``(n_phi, m)`` map from one half of ``theta`` to per-angle values."""
     n_phi = len(phi)
     if effective == "individual":
-        return np.eye(n_phi), [f"_{p}" for p in range(n_phi)]
+        return np.eye(n_phi)
     if effective == "shared":
-        return np.ones((n_phi, 1)), [""]
+        return np.ones((n_phi, 1))
     if effective == "fourier":
-        suffixes = ["_c0"] + [f"_{ab}{k}" for k in range(1, fourier_order + 1) for ab in "ab"]
-        return fourier_basis(phi, fourier_order), suffixes
-    return np.zeros((n_phi, 0)), []
+        return fourier_basis(phi, fourier_order)
+    return np.zeros((n_phi, 0))
+
+
+def scaling_names(per_angle_mode, n_phi, *, fourier_order=2,
+                  effective=None) -> tuple[str, tuple[str, ...]]:
+    """``(effective form, free scaling-parameter names)`` of ``per_angle_mode`` for
+    ``n_phi`` angles, contrast names first.
+
+    The names depend on the number of angles only, not on the data, so a run's plan
+    (:func:`homodyne.problem.plan`) knows them before any matrix is read; ``effective`` as
+    in :func:`angle_scaling`, which takes its names from here.
+    """
+    if per_angle_mode not in PER_ANGLE_MODES:
+        raise ValueError(
+            f"per_angle_mode {per_angle_mode!r} is not one of {', '.join(PER_ANGLE_MODES)}"
+        )
+    effective = effective or _effective_mode(per_angle_mode, n_phi, fourier_order)
+    suffixes = _suffixes(effective, n_phi, fourier_order)
+    return effective, tuple(f"{half}{s}" for half in ("contrast", "offset") for s in suffixes)
 
 
 def angle_scaling(per_angle_mode, phi, c2, t, *, fourier_order=2, contrast_bounds=None,
@@ -150,38 +178,34 @@ def angle_scaling(per_angle_mode, phi, c2, t, *, fourier_order=2, contrast_bound
     of ``individual``, ``shared``, ``fourier``, ``constant``) replaces the form ``auto``
     would take: the global search decides it from the data (:mod:`homodyne.search`).
     """
-    if per_angle_mode not in PER_ANGLE_MODES:
-        raise ValueError(
-            f"per_angle_mode {per_angle_mode!r} is not one of {', '.join(PER_ANGLE_MODES)}"
-        )
     phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+    effective, names = scaling_names(per_angle_mode, len(phi), fourier_order=fourier_order,
+                                     effective=effective)
     cb = tuple(contrast_bounds or (CONTRAST.lower, CONTRAST.upper))
     ob = tuple(offset_bounds or (OFFSET.lower, OFFSET.upper))
     est_c, est_o = estimate_scaling(c2, t, contrast_bounds=cb, offset_bounds=ob)
-    effective = effective or _effective_mode(per_angle_mode, len(phi), fourier_order)
-    basis, suffixes = _layout(effective, phi, fourier_order)
+    basis = _basis(effective, phi, fourier_order)
     zeros = np.zeros(len(phi))
     if effective == "constant":
         fixed_c, fixed_o = est_c, est_o
     else:
         fixed_c, fixed_o = zeros, zeros
 
-    def half(name, estimates, bounds):
+    def half(estimates, bounds):
         init = np.linalg.lstsq(basis, estimates, rcond=None)[0] if basis.shape[1] else zeros[:0]
         width = bounds[1] - bounds[0]
         lo = np.full(basis.shape[1], bounds[0], dtype=np.float64)
         hi = np.full(basis.shape[1], bounds[1], dtype=np.float64)
         if effective == "fourier":
             lo[1:], hi[1:] = -width, width
-        init = np.clip(init, lo, hi)
-        return [name + s for s in suffixes], init, lo, hi
+        return np.clip(init, lo, hi), lo, hi
 
-    cn, ci, cl, cu = half("contrast", est_c, cb)
-    on, oi, ol, ou = half("offset", est_o, ob)
+    ci, cl, cu = half(est_c, cb)
+    oi, ol, ou = half(est_o, ob)
     return AngleScaling(
         requested=per_angle_mode,
         effective=effective,
-        names=tuple(cn + on),
+        names=names,
         basis=basis,
         fixed_contrast=fixed_c,
         fixed_offset=fixed_o,

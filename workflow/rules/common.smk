@@ -3,33 +3,27 @@ import functools
 import json
 import os
 import sys
-from pathlib import Path
 
-from snakemake.utils import update_config, validate
+from snakemake.utils import validate
 
 from homodyne import layout, resources
-from homodyne.config import parse_config, read_yaml
+from homodyne.config import parse_config, read_numbers
 from homodyne.data.simulate import existing_truth, truth_path
 from homodyne.settings import settings_digest
 
 DEMO_DATA = "resources/demo.h5"
 DEMO_TRUTH = str(truth_path(DEMO_DATA))
 
-# The config is read with homodyne's YAML loader (exponents such as 2.0e6 are numbers, as in
-# `homodyne run`), then validated by the one schema, which also fills in the defaults, and
-# checked like `homodyne run` does. A bad config stops here, before any job runs. The data
-# are not opened here (a dry run of many large datasets takes seconds): their checks run in
-# each dataset's load job and in `homodyne validate`.
-CONFIG_FILES = [str(f) for f in workflow.overwrite_configfiles] or ["config/config.yaml"]
-_merged = {}
-for _path in CONFIG_FILES:
-    update_config(_merged, read_yaml(Path(_path)))
-update_config(_merged, dict(workflow.config_settings.config or {}))  # --config key=value
-config.clear()
-config.update(_merged)
-# homodyne's own check first: one line per problem naming the key (a typo gets the closest
-# valid key), where Snakemake's validate() would print the schema.
-HOMODYNE = parse_config(config, source=", ".join(CONFIG_FILES))
+# The config is the one Snakemake read (the Snakefile's configfile, --configfile, --config),
+# with its numbers as `homodyne run` reads them: Snakemake's YAML 1.1 reader leaves 2.0e6 a
+# string, homodyne.config.read_numbers reads such strings where the schema expects a number.
+# Then homodyne's check, as `homodyne run` does: one line per problem naming the file and the
+# key (a typo gets the closest valid key), where Snakemake's validate() would print the
+# schema; then the one schema, which also fills in the defaults. A bad config stops here,
+# before any job runs. The data are not opened here (a dry run of many large datasets takes
+# seconds): their checks run in each dataset's load job and in `homodyne validate`.
+config.update(read_numbers(config))
+HOMODYNE = parse_config(config, source=", ".join(map(str, workflow.configfiles)) or "--config")
 validate(config, "../schemas/config.schema.yaml")
 DATASETS = {d.name: d for d in HOMODYNE.datasets}
 RESULTS = "results"
