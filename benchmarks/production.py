@@ -1,20 +1,21 @@
 """Bayesian posteriors at production scale (run by hand; record numbers, date and load).
 
     .venv/bin/python -P benchmarks/production.py --frames 300 [--shards 1 100] [--workdir DIR]
-        [--cmc chains=2 samples=150 ...]
+        [--method auto|nuts|importance] [--plots] [--cmc chains=2 samples=150 ...]
 
 Simulated laminar_flow, 23 angles, beta != 0 (D0 1e4, alpha -0.5, D_offset 10,
 gamma_dot_t0 0.002, beta 0.2, gamma_dot_t_offset 0, phi0 5), per-angle contrast of Fourier
 form (0.3 + 0.03 cos phi + 0.02 sin phi), noise 0.01, analysed with
 ``per_angle_mode: fourier``.  For each ``--shards`` value it runs the whole pipeline as a
 user does, ``homodyne run --method both`` in its own process with default settings except
-``cmc.shards`` (and the ``--cmc`` overrides, to afford K >= 100 shards on two cores), and
-records wall and CPU time (the child's user + system), the machine load
-(``uptime``) before and after, k-hat, the consensus ESS per CPU-second, the posterior sd
-against the NLSQ 1 sigma, and the truth in posterior sds.  Results accumulate in
-``<workdir>/23x<frames>/results.json`` keyed by run, so runs may be made one at a time; every
-run with more than one shard is compared with the full-data run (``--shards 1``, made
-first): mean shift in its posterior sds, sd ratio, largest correlation difference.
+``cmc.shards`` and ``cmc.method`` (and the ``--cmc`` overrides, to afford K >= 100 shards on
+two cores; ``--plots`` adds the figures), and records wall and CPU time (the child's user +
+system), its peak memory, the machine load (``uptime``) before and after, the posterior
+method with its k-hat and weights' ESS, the ESS per CPU-second, the posterior sd against the
+NLSQ 1 sigma, and the truth in posterior sds.  Results accumulate in
+``<workdir>/23x<frames>/results.json`` keyed by run, so runs may be made one at a time;
+every run other than the one-shard NUTS run (``--shards 1 --method nuts``, made first) is
+compared with it: mean shift in its posterior sds, sd ratio, largest correlation difference.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def dataset(work: Path, frames: int) -> Path:
     return path
 
 
-def run(work: Path, data: Path, shards, overrides: dict) -> dict:
+REFERENCE = "shards_1_method_nuts"
+"""The run every other is compared with: one-shard (full-data) NUTS."""
+
+
+def run(work: Path, data: Path, shards, overrides: dict, plots: bool = False) -> dict:
     """``homodyne run --method both`` on ``data`` with ``cmc.shards: shards`` and the
-    ``overrides`` of other ``cmc`` keys."""
+    ``overrides`` of other ``cmc`` keys (``--plots`` with ``plots``)."""
     cmc = {"shards": shards, **overrides}
     out = work / "_".join(f"{k}_{v}" for k, v in cmc.items())
     config = out / "config.yaml"
@@ -72,7 +77,8 @@ def run(work: Path, data: Path, shards, overrides: dict) -> dict:
     load_before = _uptime()
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-P", "-m", "homodyne.cli", "run", str(config),
-                           "--method", "both", "--output", str(out / "results")],
+                           "--method", "both", "--output", str(out / "results"),
+                           *(["--plots"] if plots else [])],
                           capture_output=True, text=True, env={**os.environ})
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -91,9 +97,12 @@ def run(work: Path, data: Path, shards, overrides: dict) -> dict:
     mean = draws.mean(axis=0)
     phys = [names.index(n) for n in PHYSICAL if n in names]
     nlsq_sd = np.array([nlsq["parameters"][names[k]]["uncertainty"] for k in phys], float)
+    sampled = diag.get("importance") or {}
     return {
-        "run": out.name, "cmc": cmc, "n_shards": len(diag["shards"]), "wall_s": wall, "cpu_s": cpu,
-        "nlsq_s": nlsq["seconds"], "nuts_s": sum(s["seconds"] for s in diag["shards"]),
+        "run": out.name, "cmc": cmc, "plots": plots, "n_shards": len(diag["shards"]),
+        "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": after.ru_maxrss / 1024,
+        "method": diag.get("method", "nuts"), "importance": sampled,
+        "nlsq_s": nlsq["seconds"], "posterior_s": sum(s["seconds"] for s in diag["shards"]),
         "load_before": load_before, "load_after": _uptime(),
         "k_hat": diag["self_check"]["k_hat"], "weight_ess": diag["self_check"]["ess"],
         "reweighted": diag["self_check"]["reweighted"],
@@ -122,11 +131,14 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--shards", nargs="+", default=["1"])
     ap.add_argument("--workdir", type=Path, default=Path("benchmark_production"))
+    ap.add_argument("--method", default="auto", choices=["auto", "nuts", "importance"])
+    ap.add_argument("--plots", action="store_true", help="draw the figures too")
     ap.add_argument("--cmc", nargs="*", default=[], metavar="KEY=VALUE",
                     help="other cmc settings of these runs (integers), e.g. chains=2")
     args = ap.parse_args()
     runtime.configure()  # float64 for the simulated data
-    overrides = {k: int(v) for k, v in (item.split("=", 1) for item in args.cmc)}
+    overrides = {"method": args.method,
+                 **{k: int(v) for k, v in (item.split("=", 1) for item in args.cmc)}}
     work = args.workdir / f"23x{args.frames}"
     work.mkdir(parents=True, exist_ok=True)
     data = dataset(work, args.frames)
@@ -134,10 +146,10 @@ def main() -> None:
     results = json.loads(store.read_text()) if store.exists() else {}
     for shards in args.shards:
         shards = shards if shards == "auto" else int(shards)
-        r = run(work, data, shards, overrides)
-        reference = results.get("shards_1")
-        if r["n_shards"] > 1 and reference is not None:
-            r["versus_full_data"] = compare(reference, r)
+        r = run(work, data, shards, overrides, args.plots)
+        reference = results.get(REFERENCE)
+        if r["run"] != REFERENCE and reference is not None:
+            r["versus_full_data_nuts"] = compare(reference, r)
         results[r["run"]] = r
         slim = {k: v for k, v in r.items() if k not in ("names", "mean", "sd", "corr")}
         print(json.dumps(slim, indent=1), flush=True)

@@ -279,7 +279,8 @@ def _add_validate(sub) -> None:
         "then the data themselves (a stored c2 - 1, contrast, triangles, decay inside the "
         "frame window: see 'Can I trust this fit?' in the README; doubtful data warn). "
         "Prints per dataset the q used, angles, frames, points, the NLSQ strategy and its "
-        "estimated peak memory, and the CMC shard count. Lists every problem at once and "
+        "estimated peak memory, and the posterior method and shard count. Lists every "
+        "problem at once and "
         "exits 2 if there is any.")
     p.add_argument("config", help="analysis config (YAML)")
     p.set_defaults(func=_cmd_validate)

@@ -16,8 +16,8 @@ and the fitter (:mod:`homodyne.nlsq`) only solves.
   frames) and its config, before any matrix is read: points, free parameters, NLSQ strategy
   and memory, CMC shards.  It calls the functions the run calls (:func:`point_mask`,
   :func:`exploration_form`, :func:`check_fixed`, :func:`choose_strategy`,
-  :func:`resolve_shards`), so ``homodyne validate`` cannot predict something else than what
-  runs.
+  :func:`resolve_shards`, :func:`choose_method`), so ``homodyne validate`` cannot predict
+  something else than what runs.
 """
 
 from __future__ import annotations
@@ -258,7 +258,10 @@ class Plan:
     ``free_names``: the free parameters the global search fits, with ``auto`` (three or more
     angles) a contrast and offset per angle, the most the fit can settle on (the data may
     settle it on fewer).  ``strategy`` and ``nlsq_bytes``: the NLSQ strategy on those and
-    its estimated peak memory (:func:`homodyne.resources.nlsq_peak_bytes`).  ``errors``:
+    its estimated peak memory (:func:`homodyne.resources.nlsq_peak_bytes`).  ``method``:
+    the posterior method the shard step will choose if the NLSQ covariance gives a proposal
+    (:func:`choose_method`; NUTS otherwise, or when importance sampling's check fails under
+    ``auto``).  ``errors``:
     where the run will stop instead, config key -> the message it will stop with; what
     depends on a failing key is ``None``.
     """
@@ -268,11 +271,40 @@ class Plan:
     strategy: str | None
     nlsq_bytes: int | None
     n_shards: int | None
+    method: str = "nuts"
     errors: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def n_free(self) -> int | None:
         return None if self.free_names is None else len(self.free_names)
+
+
+def choose_method(cfg: CMCConfig, n_points: int,
+                  no_proposal: str | None = None) -> tuple[str, str]:
+    """``(method, why)``: ``nuts`` or ``importance`` for a dataset of ``n_points`` points.
+
+    ``cmc.method: auto`` takes importance sampling from :data:`homodyne.cmc.importance.
+    MIN_POINTS` points on, unless the NLSQ covariance gives no proposal (``no_proposal``
+    says why; :func:`plan` assumes it will); its k̂ is checked after sampling and NUTS takes
+    over when it says no.
+
+    Raises:
+        FitError: ``cmc.method: importance`` without a usable NLSQ covariance.
+    """
+    from homodyne.cmc.importance import MIN_POINTS  # the sampler's constant, not JAX's
+
+    if cfg.method == "nuts":
+        return "nuts", "cmc.method: nuts"
+    if no_proposal is not None:
+        if cfg.method == "importance":
+            raise FitError(f"cmc.method importance needs a proposal from the NLSQ fit, but "
+                           f"{no_proposal}; set cmc.method to auto or nuts")
+        return "nuts", f"NUTS: no importance-sampling proposal ({no_proposal})"
+    if cfg.method == "auto" and n_points < MIN_POINTS:
+        return "nuts", (f"NUTS: {n_points:,} points, fewer than the {MIN_POINTS:,} from which "
+                        "cmc.method auto tries importance sampling")
+    return "importance", (f"importance sampling ({cfg.method}): {n_points:,} points, "
+                          f"{cfg.importance_draws} proposal draws")
 
 
 def _planned_free_names(analysis: AnalysisConfig, n_phi: int) -> tuple[str, ...]:
@@ -308,5 +340,6 @@ def plan(ds: DatasetConfig, n_phi: int, frame_ok: np.ndarray) -> Plan:
         nlsq_bytes = resources.nlsq_peak_bytes(
             strategy, n_points, len(free_names), n_phi, len(frame_ok),
             chunk_points=CHUNK_POINTS, explore_points=EXPLORE_POINTS)
+    method, _ = choose_method(ds.cmc, n_points)
     return Plan(n_points=n_points, free_names=free_names, strategy=strategy,
-                nlsq_bytes=nlsq_bytes, n_shards=n_shards, errors=errors)
+                nlsq_bytes=nlsq_bytes, n_shards=n_shards, method=method, errors=errors)

@@ -55,6 +55,9 @@ class DatasetReport:
     strategy: str | None = None
     nlsq_bytes: int | None = None
     n_shards: int | None = None
+    method: str | None = None
+    """The posterior method the run will choose when the NLSQ covariance allows
+    (:func:`homodyne.problem.choose_method`)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Report:
     def table(self) -> str:
         """The datasets as an aligned text table (``-`` where unknown)."""
         header = ("dataset", "q used (1/Å)", "angles", "frames", "points", "free", "NLSQ",
-                  "NLSQ memory", "CMC shards")
+                  "NLSQ memory", "posterior")
         rows = [header, *(_row(d) for d in self.datasets)]
         widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
@@ -93,9 +96,17 @@ def _row(d: DatasetReport) -> tuple[str, ...]:
 
     frames = None if d.frames is None else f"{d.frames[0]}-{d.frames[1]}"
     memory = None if d.nlsq_bytes is None else _size(d.nlsq_bytes)
+    posterior = None if d.n_shards is None else (
+        f"{_METHOD_WORDS.get(d.method, d.method)}, {d.n_shards} shard"
+        + ("s" if d.n_shards > 1 else ""))
     return (d.name, known(d.q_used, "{:.6g}"), known(None if d.phi is None else len(d.phi)),
             known(frames), known(d.n_points, "{:,}"), known(d.n_free), known(d.strategy),
-            known(memory), known(d.n_shards))
+            known(memory), known(posterior))
+
+
+_METHOD_WORDS = {"importance": "importance*", "nuts": "NUTS"}
+"""How the table names the planned method; * : if the NLSQ covariance gives a proposal,
+else NUTS (the note under the table says so)."""
 
 
 def _size(n_bytes: int) -> str:
@@ -126,7 +137,7 @@ def _estimates(ds: DatasetConfig, where: str, report: DatasetReport, frame_ok: n
     problems += [f"{where}.{key}: {message}" for key, message in found.errors.items()]
     return replace(report, n_points=found.n_points, n_free=found.n_free,
                    strategy=found.strategy, nlsq_bytes=found.nlsq_bytes,
-                   n_shards=found.n_shards)
+                   n_shards=found.n_shards, method=found.method)
 
 
 def _check_dataset(k: int, entry: dict, ds: DatasetConfig | None,

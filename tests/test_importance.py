@@ -229,3 +229,26 @@ def test_importance_reasons(record, check, severity):
 def test_k_hat_limit_depends_on_the_draws():
     assert importance.k_hat_limit(1000) == pytest.approx(1 - 1 / 3)
     assert importance.k_hat_limit(100_000) == importance.K_HAT_MAX
+
+
+@pytest.mark.parametrize("min_points, expected", [(10_000, "importance"), (20_000, "nuts")])
+def test_validate_predicts_the_method_the_shard_step_chooses(fitted, tmp_path, monkeypatch,
+                                                             min_points, expected):
+    """``homodyne validate`` names the posterior method of the run (14,553 points here, on
+    either side of the threshold) and the shard step, given the NLSQ fit, chooses it."""
+    import yaml
+
+    from homodyne.validate import validate
+
+    folder, data, analysis, result = fitted
+    monkeypatch.setattr(importance, "MIN_POINTS", min_points)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "datasets": [{"name": "s", "file": str(folder / "s.h5"), "q": 0.0054}],
+        "analysis": {"mode": "static", "dt": 0.1, "per_angle_mode": "individual"}}))
+    report = validate(config)
+    (row,) = report.datasets
+    assert row.n_points == result.n_points and row.method == expected
+    assert ("importance*" in report.table()) is (expected == "importance")
+    (path,) = make_shards(data, result, CMCConfig(), tmp_path / "shards", analysis=analysis)
+    assert read_shard(path).method == expected

@@ -51,3 +51,17 @@ def test_shards_per_job():
     assert resources.shards_per_job("auto") == resources.SHARDS_PER_JOB_AUTO
     assert resources.shards_per_job(3) == 3
     assert resources.shards_per_job(0) == 1
+
+
+def test_a_combine_that_may_fall_back_to_nuts_asks_for_the_shards_nuts_time():
+    """Importance sampling of several shards under ``auto`` may run NUTS on every shard in
+    the combine job: its request then covers the largest shard's NUTS memory and every
+    shard's NUTS time; otherwise it is the combine step's own."""
+    shards = [30e6, 30e6, 29e6]
+    own_mem, own_min = resources.mem_mb("combine", 2e6), resources.runtime_min("combine", 2e6)
+    assert resources.combine_mem_mb(2e6, shards, fallback=False) == own_mem
+    assert resources.combine_runtime_min(2e6, shards, fallback=False) == own_min
+    assert resources.combine_mem_mb(2e6, shards, fallback=True) == max(
+        own_mem, resources.mem_mb("nuts", 30e6))
+    assert resources.combine_runtime_min(2e6, shards, fallback=True) == own_min + sum(
+        resources.runtime_min("nuts", b) for b in shards)

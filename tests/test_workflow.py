@@ -284,6 +284,7 @@ def test_demo_end_to_end(demo_run):
     summary = json.loads((work / "results/demo/analysis_summary.json").read_text())
     verdict = summary["quality"]["verdict"]
     assert verdict_lines(result.stderr) == {"demo": [verdict, *step_verdicts(work)]}
+    assert verdict_lines(result.stderr, method=True)["demo"][2].endswith("(NUTS)")
     # every figure of the dataset says the same verdict, whichever step drew it
     from PIL import Image
 
@@ -294,16 +295,18 @@ def test_demo_end_to_end(demo_run):
         assert said and said.group(1) == verdict.upper(), (png.name, im.text)
 
 
-def verdict_lines(console: str) -> dict[str, list[str]]:
+def verdict_lines(console: str, method: bool = False) -> dict[str, list[str]]:
     """The verdict lines a run printed last (before Snakemake's own closing lines):
-    dataset -> [verdict, NLSQ verdict, Bayesian verdict], cut at the header's columns."""
+    dataset -> [verdict, NLSQ verdict, Bayesian verdict], cut at the header's columns; the
+    Bayesian cell without the method it names in brackets, unless ``method``."""
     header, *tail = console.rsplit("Verdict of each dataset", 1)[1].splitlines()[1:]
     starts = [header.index(word) for word in ("verdict", "NLSQ", "Bayesian", "every reason")]
     rows = {}
     for line in tail:
         if not line.startswith("  "):  # "Complete log(s): ...", "Elapsed time: ..."
             break
-        rows[line.split()[0]] = [line[a:b].strip() for a, b in pairwise(starts)]
+        cells = [line[a:b].strip() for a, b in pairwise(starts)]
+        rows[line.split()[0]] = cells if method else [*cells[:2], cells[2].split(" (")[0]]
     return rows
 
 
@@ -599,6 +602,30 @@ def test_a_changed_setting_reruns_exactly_the_affected_steps(tmp_path, demo_run,
                    if "Params have changed" in line]
         assert reasons and all("{" not in line and len(line) < 600 for line in reasons), (
             reasons)
+
+
+def test_importance_sampling_of_shards_through_the_workflow(tmp_path, demo_run):
+    """``cmc.method: importance`` on the demo's three shards: the shard step writes the
+    proposal into every shard, each shard job evaluates its likelihood there, combine adds
+    them; the results and the verdict lines name the method."""
+    work = _finished_copy(demo_run, tmp_path, "importance",
+                          cmc={"method": "importance", "importance_draws": 400})
+    result = snakemake(work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    res = work / "results/demo"
+    for path in sorted((res / "cmc/posteriors").glob("posterior_*.nc")):
+        with h5py.File(path) as fh:
+            assert "importance" in fh and "posterior" not in fh  # one shard's likelihood
+    diagnostics = json.loads((res / "cmc/mcmc_diagnostics.json").read_text())
+    assert diagnostics["method"] == "importance"
+    assert diagnostics["importance"]["n_draws"] == 400
+    with np.load(res / "cmc/mcmc_results.npz") as z:
+        assert z["draws"].shape[:2] == (1, 400)
+    summary = json.loads((res / "analysis_summary.json").read_text())
+    assert summary["cmc"]["method"] == "importance"
+    assert verdict_lines(result.stderr, method=True)["demo"][2].endswith(
+        "(importance sampling)")
+    assert "cmc_shards.png" not in {p.name for p in (res / "plots").glob("*.png")}
 
 
 def test_summary_reports_the_settings_its_results_record(demo_run):

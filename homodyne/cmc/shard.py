@@ -14,7 +14,8 @@ the whole dataset: full-data NUTS through the same shard -> NUTS -> combine step
 shards of a run are padded to the same number of rows when sampled (:attr:`Shard.pad_to`),
 so they compile to one program and the persistent compilation cache serves shards 2..K.
 
-The shard step also decides the posterior method (:func:`choose_method`): NUTS, or
+The shard step also decides the posterior method (:func:`homodyne.problem.choose_method`,
+with the NLSQ fit's proposal): NUTS, or
 importance sampling from the NLSQ optimum (:mod:`homodyne.cmc.importance`).  For importance
 sampling it draws the proposal once and writes the same draws into every shard file, so
 that each shard job evaluates its likelihood at exactly the draws the others use and the
@@ -41,7 +42,7 @@ from homodyne.data.readers import open_hdf5
 from homodyne.errors import DataFormatError, FitError
 from homodyne.io import write_atomic
 from homodyne.physics import AngleScaling
-from homodyne.problem import Problem, build_problem, resolve_shards
+from homodyne.problem import Problem, build_problem, choose_method, resolve_shards
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Shard:
     in that layout; only ``problem.free`` entries are sampled.  ``prior_scale`` is the
     tempered sd (``√n_shards ×`` ``prior_scale_untempered``).  ``pad_to``: block rows every
     shard of the run is padded to.  ``method``: ``nuts`` or ``importance``
-    (:func:`choose_method`, with its ``method_reason``); for importance sampling
+    (:func:`homodyne.problem.choose_method`, with its ``method_reason``); for importance
+    sampling
     ``proposal`` holds the run's proposal draws ``(S, d)`` in physical units, their log
     density and a description (the same in every shard of a run).
     """
@@ -117,31 +119,6 @@ class Shard:
 def shard_seed(global_seed: int, index: int) -> int:
     """NUTS seed of shard ``index``: independent streams from one global seed."""
     return int(np.random.SeedSequence([global_seed, index]).generate_state(1)[0])
-
-
-def choose_method(cfg: CMCConfig, n_points: int,
-                  proposal: importance.Proposal | str) -> tuple[str, str]:
-    """``(method, why)``: ``nuts`` or ``importance`` for a dataset of ``n_points`` points.
-
-    ``cmc.method: auto`` takes importance sampling from :data:`homodyne.cmc.importance.
-    MIN_POINTS` points on when the NLSQ covariance gives a ``proposal`` (else the reason
-    there is none); its k̂ is checked after sampling and NUTS takes over when it says no.
-
-    Raises:
-        FitError: ``cmc.method: importance`` without a usable NLSQ covariance.
-    """
-    if cfg.method == "nuts":
-        return "nuts", "cmc.method: nuts"
-    if isinstance(proposal, str):
-        if cfg.method == "importance":
-            raise FitError(f"cmc.method importance needs a proposal from the NLSQ fit, but "
-                           f"{proposal}; set cmc.method to auto or nuts")
-        return "nuts", f"NUTS: no importance-sampling proposal ({proposal})"
-    if cfg.method == "auto" and n_points < importance.MIN_POINTS:
-        return "nuts", (f"NUTS: {n_points:,} points, fewer than the {importance.MIN_POINTS:,} "
-                        "from which cmc.method auto tries importance sampling")
-    return "importance", (f"importance sampling ({cfg.method}): {n_points:,} points, "
-                          f"{cfg.importance_draws} proposal draws")
 
 
 def proposal_for(problem: Problem, estimate, untempered: np.ndarray,
@@ -208,7 +185,8 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
     n = len(problem.names)
     covariance = getattr(nlsq_result, "covariance", None)
     proposal = proposal_for(problem, nlsq_result, untempered, cfg)
-    method, why = choose_method(cfg, problem.n_points, proposal)
+    method, why = choose_method(cfg, problem.n_points,
+                                proposal if isinstance(proposal, str) else None)
     drawn = None
     if method == "importance":
         draws, log_q = proposal.draw(cfg.importance_draws, cfg.seed)
