@@ -14,7 +14,6 @@ import pytest
 
 from homodyne import layout, results
 from homodyne.cmc import combine, importance, make_shards, read_shard, sample_shard
-from homodyne.cmc import shard as shard_module
 from homodyne.cmc.density import shard_log_likelihood
 from homodyne.cmc.diagnostics import posterior_table
 from homodyne.config import AnalysisConfig, CMCConfig
@@ -189,19 +188,21 @@ def test_both_methods_write_the_same_schema(fitted, tmp_path):
 
 
 def test_method_choice():
-    """auto: importance from MIN_POINTS on with a proposal, else NUTS with the reason;
-    importance without a proposal is an error naming the remedy."""
-    proposal = importance.Proposal(("a",), np.zeros(1), np.eye(1), np.zeros(1, bool))
+    """auto: importance from MIN_POINTS on unless there is no proposal, else NUTS with the
+    reason; importance without a proposal is an error naming the remedy."""
+    from homodyne.problem import choose_method
+
     auto = CMCConfig(method="auto")
     big, small = importance.MIN_POINTS, importance.MIN_POINTS - 1
-    assert shard_module.choose_method(auto, big, proposal)[0] == "importance"
-    method, why = shard_module.choose_method(auto, small, proposal)
+    assert choose_method(auto, big)[0] == "importance"
+    method, why = choose_method(auto, small)
     assert method == "nuts" and "fewer than" in why
-    method, why = shard_module.choose_method(auto, big, "the NLSQ covariance is not finite")
+    method, why = choose_method(auto, big, "the NLSQ covariance is not finite")
     assert method == "nuts" and "not finite" in why
-    assert shard_module.choose_method(CMCConfig(method="nuts"), big, proposal)[0] == "nuts"
+    assert choose_method(CMCConfig(method="nuts"), big)[0] == "nuts"
+    assert choose_method(CMCConfig(method="importance"), small)[0] == "importance"
     with pytest.raises(FitError, match=r"cmc\.method to auto or nuts"):
-        shard_module.choose_method(CMCConfig(method="importance"), big, "no covariance")
+        choose_method(CMCConfig(method="importance"), big, "no covariance")
 
 
 def test_an_unusable_covariance_gives_no_proposal():
