@@ -4,6 +4,7 @@ reason, except in CI (CI=true), where they fail instead; every test has a time l
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -95,4 +96,17 @@ def test_ci_installs_the_tools_then_lints_then_tests_with_nothing_skipped():
              if line.strip() and not line.startswith("#")]
     assert steps.index("export CI=true") < steps.index("make test")
     assert (steps.index("python3 tests/capabilities.py install") < steps.index("make lint")
-            < steps.index("make test"))
+            < steps.index("make test") < steps.index("make test-faults"))
+
+
+def test_make_test_leaves_out_the_fault_catalogue_and_test_faults_runs_only_it():
+    """The default run stays short (the faults take ~10 minutes) and CI runs both, so every
+    test runs in CI: the two selections split the suite without overlap or gap."""
+    def selected(target):
+        out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60).stdout
+        words = shlex.split(next(x for x in out.splitlines() if "-m pytest" in x))
+        args = words[words.index("pytest") + 1:]
+        return args[args.index("-m") + 1]
+
+    assert selected("test") == "not faults" and selected("test-faults") == "faults"

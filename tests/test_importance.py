@@ -22,7 +22,7 @@ from homodyne.errors import FitError
 from homodyne.nlsq import fit
 from homodyne.quality import cmc_verdict, importance_reasons
 
-NUTS = {"chains": 2, "warmup": 150, "samples": 150}
+NUTS = {"chains": 2, "warmup": 100, "samples": 120}
 
 
 @pytest.fixture(scope="module")
