@@ -112,6 +112,14 @@ def diagnosis(cause: str, finding: str, remedy: Mapping, explains: Sequence[Mapp
             "explains": list(dict.fromkeys(quality.label(r) for r in explains))}
 
 
+def is_null(value: float, sigma: float) -> bool:
+    """An exponent that is zero as far as the data can tell: within :data:`NULL_EXPONENT`
+    of 0, or within :data:`NULL_SIGMAS` of a 1σ below :data:`NULL_SIGMA_MAX`.  The NLSQ fit
+    (:func:`homodyne.nlsq.fit`, its offset profiles) and the diagnosis share it."""
+    return abs(value) < NULL_EXPONENT or (math.isfinite(sigma) and sigma < NULL_SIGMA_MAX
+                                          and abs(value) <= NULL_SIGMAS * sigma)
+
+
 class Fit:
     """What the diagnoses read of an NLSQ record: values, 1σ, which are free, the settings."""
 
@@ -127,12 +135,20 @@ class Fit:
         self.analysis = settings.get("analysis") or {}
         self.nlsq = settings.get("nlsq") or {}
         self.cmc = cmc_settings or {}
+        self.profiles = nlsq.get("profiles") or {}
 
     def is_null(self, name: str) -> bool:
         """The exponent ``name`` is zero as far as the data can tell."""
-        v, s = self.value[name], self.sigma[name]
-        return abs(v) < NULL_EXPONENT or (math.isfinite(s) and s < NULL_SIGMA_MAX
-                                          and abs(v) <= NULL_SIGMAS * s)
+        return is_null(self.value[name], self.sigma[name])
+
+
+def widened(bounds: Sequence[float], upper: bool) -> list[float]:
+    """``[lo, hi]`` moved :data:`WIDEN_FACTOR` outward on one side: a positive upper bound
+    times 10, a positive lower bound divided by 10, others by 9 ranges."""
+    lo, hi = bounds
+    if upper:
+        return [lo, hi * WIDEN_FACTOR if lo > 0 else hi + (WIDEN_FACTOR - 1) * (hi - lo)]
+    return [lo / WIDEN_FACTOR if lo > 0 else lo - (WIDEN_FACTOR - 1) * (hi - lo), hi]
 
 
 def fixing(already: Sequence[str], values: Mapping[str, float]) -> dict:
@@ -162,7 +178,10 @@ def model_mismatch(fit: Fit, reasons: Sequence[Mapping]) -> dict | None:
 
 def degenerate_power_law(fit: Fit, reasons: Sequence[Mapping]) -> list[dict]:
     """An exponent at 0 with prefactor and offset both free: prefactor + offset is all the
-    data determine (stationary dynamics, steady shear).  Fix the exponent and the offset at 0."""
+    data determine (stationary dynamics, steady shear): fix the exponent and the offset at 0.
+    Unless the exponent is only "consistent with 0" because it trades off against the
+    offset: refitted with the offset fixed at 0 (the fit's ``profiles``) it is clearly not
+    0, and then the offset is the one parameter too many: fix it at 0."""
     out = []
     for pre, exp, off, what, law in DEGENERATE_FAMILIES:
         members = {pre, exp, off}
@@ -174,12 +193,44 @@ def degenerate_power_law(fit: Fit, reasons: Sequence[Mapping]) -> list[dict]:
             continue
         seen = own + [r for r in reasons if r["check"] in SAMPLER_CHECKS and r not in own]
         v, s = fit.value[exp], fit.sigma[exp]
+        profile = fit.profiles.get(exp)
+        if profile and not is_null(profile["value"], profile["uncertainty"]):
+            remedy = fixing(fit.analysis.get("fixed", []), {off: 0.0})
+            near = _near_bound(fit, pre, profile["prefactor_value"],
+                               profile["prefactor_uncertainty"])
+            if near is not None:
+                remedy["analysis"]["bounds"] = {pre: near}
+            out.append(diagnosis("degenerate_" + off, (
+                f"{exp} and {off} trade off: {exp} = {v:.3g} ± {s:.2g} with {off} free, but "
+                f"{profile['value']:.3g} ± {profile['uncertainty']:.2g} with {off} fixed at 0 "
+                f"(χ² {profile['delta_chi2']:+.3g} χ²_red units), so the dynamics change with "
+                f"time and in {law} the offset {off} is the parameter the data do not "
+                f"determine; fix {off} = 0"
+                + (f" and widen the bounds of {pre} to {near} ({pre} = "
+                   f"{profile['prefactor_value']:.4g} ± {profile['prefactor_uncertainty']:.2g} "
+                   "then, within 3σ of its bound)" if near else "")
+                + " (the sampler's checks are judged again after that)"), remedy, seen))
+            continue
         out.append(diagnosis("degenerate_" + exp, (
             f"{what}: {exp} = {v:.3g} ± {s:.2g} is 0 as far as the data tell, so in {law} "
             f"{pre} and {off} are one parameter; fix {exp} = 0 and {off} = 0 ({pre} is then "
             "the constant rate; the sampler's checks are judged again after that)"),
             fixing(fit.analysis.get("fixed", []), {exp: 0.0, off: 0.0}), seen))
     return out
+
+
+def _near_bound(fit: Fit, name: str, value: float, sigma: float) -> list[float] | None:
+    """The bounds of ``name`` widened on the side that ``value ± 3σ`` reaches (a posterior
+    there is cut off by the bound), or None when it stays inside."""
+    lo, hi = fit.analysis.get("bounds", {}).get(name, (None, None))
+    if lo is None or not (math.isfinite(value) and math.isfinite(sigma)):
+        return None
+    reach = quality.BOUND_SDS * sigma
+    if value + reach >= hi:
+        return widened((lo, hi), upper=True)
+    if value - reach <= lo:
+        return widened((lo, hi), upper=False)
+    return None
 
 
 SCALING = ("contrast", "offset")
@@ -217,10 +268,7 @@ def bound_too_narrow(fit: Fit, reasons: Sequence[Mapping]) -> list[dict]:
         if lo is None:
             continue
         upper = abs(fit.value[n] - hi) < abs(fit.value[n] - lo)
-        if upper:
-            new = [lo, hi * WIDEN_FACTOR if lo > 0 else hi + (WIDEN_FACTOR - 1) * (hi - lo)]
-        else:
-            new = [lo / WIDEN_FACTOR if lo > 0 else lo - (WIDEN_FACTOR - 1) * (hi - lo), hi]
+        new = widened((lo, hi), upper)
         same = [x for x in reasons if x.get("parameter") == n and x is not r
                 and x["check"] in DEGENERACY_CHECKS]
         out.append(diagnosis("bound_" + n, (

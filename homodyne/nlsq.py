@@ -329,6 +329,9 @@ class FitResult:
     remaining_chi2: float = 0.0
     decay_check: dict | None = None
     linearity: dict = field(default_factory=dict)
+    # a power law whose exponent the data cannot tell from 0 while prefactor and offset are
+    # free, refitted with the offset fixed at 0: does the exponent then differ from 0?
+    profiles: dict = field(default_factory=dict)
     # what homodyne.quality judges the fit against: bounds and start of every parameter,
     # and whether sigma was estimated from the data (then chi2_red should be near 1)
     lower: np.ndarray | None = None
@@ -561,6 +564,57 @@ def _decay_check(data: XPCSData, problem: Problem, values) -> dict:
     return {"phi": [float(p) for p in data.phi], **check}
 
 
+def _offset_profiles(problem: Problem, x_free: np.ndarray, sigma: np.ndarray, chi2: float,
+                     reduced_chi2: float, cfg: NLSQConfig) -> dict:
+    """For every power law ``prefactor·t^exponent + offset`` whose three parameters are free
+    and whose exponent the data cannot tell from 0 (:func:`homodyne.diagnosis.is_null`):
+    the exponent refitted with the offset fixed at 0, ``{exponent: {offset, value,
+    uncertainty, chi2, delta_chi2, prefactor, prefactor_value, prefactor_uncertainty}}``
+    (``delta_chi2`` in units of χ²_red).
+
+    An exponent "consistent with 0" because it trades off against the offset (ρ near ±1)
+    is not evidence of a stationary sample: with the offset fixed it may be clearly
+    non-zero (the CHX matrix: alpha −0.20 ± 0.20 free, −0.52 ± 0.05 with D_offset = 0).
+    The diagnosis reads these refits to tell a stationary sample from an ageing one whose
+    offset is the redundant parameter."""
+    from homodyne.diagnosis import DEGENERATE_FAMILIES, is_null
+
+    free_names = [n for n, f in zip(problem.names, problem.free, strict=True) if f]
+    out = {}
+    for pre, exponent, offset, *_ in DEGENERATE_FAMILIES:
+        if not {pre, exponent, offset} <= set(free_names):
+            continue
+        k = free_names.index(exponent)
+        if not is_null(float(x_free[k]), float(sigma[k])):
+            continue
+        free = problem.free & (np.asarray(problem.names) != offset)
+        where = problem.names.index(offset)
+        if not problem.lower[where] <= 0.0 <= problem.upper[where]:
+            continue
+        start = np.array(problem.full_params(jnp.asarray(x_free)))
+        start[where] = 0.0
+        fixed = replace(problem, free=free, start=start)
+        lo, hi = fixed.lower[free], fixed.upper[free]
+        equations = _make_normal_equations(fixed, "linear", 1.0)
+        sol = _refine_chunked(fixed, start[free], lo, hi, replace(cfg, loss="linear"),
+                              lambda it, cost: None, equations)
+        jtj = np.asarray(equations[0](jnp.asarray(sol.x))[0])
+        chi2_fixed = 2.0 * sol.cost
+        dof = max(fixed.n_points - int(free.sum()), 1)
+        cov = _free_covariance(jtj, chi2_fixed / dof)
+        names = [n for n, f in zip(fixed.names, free, strict=True) if f]
+        j, i = names.index(exponent), names.index(pre)
+        out[exponent] = {"offset": offset, "value": float(sol.x[j]),
+                         "uncertainty": float(np.sqrt(abs(cov[j, j]))), "chi2": chi2_fixed,
+                         "delta_chi2": (chi2_fixed - chi2) / max(reduced_chi2, 1e-300),
+                         "prefactor": pre, "prefactor_value": float(sol.x[i]),
+                         "prefactor_uncertainty": float(np.sqrt(abs(cov[i, i])))}
+        log.info("  %s with %s fixed at 0: %.4g ± %.2g (χ² +%.3g χ²_red units)", exponent,
+                 offset, out[exponent]["value"], out[exponent]["uncertainty"],
+                 out[exponent]["delta_chi2"])
+    return out
+
+
 def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None) -> FitResult:
     """Fit one dataset by a global search; return values, 1σ, χ², convergence and the
     evidence that this is the best optimum found (docs/physics.md, "NLSQ").
@@ -640,6 +694,8 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
     contrast, offset = (np.asarray(a) for a in
                         problem.scaling.expand(values[problem.n_physical:]))
     decay = _decay_check(data, problem, values)
+    sigma_free = np.sqrt(np.abs(np.diag(cov)))[problem.free]
+    profiles = _offset_profiles(problem, sol.x, sigma_free, chi2, reduced, cfg)
     result = FitResult(
         mode=problem.mode, per_angle_mode=problem.scaling.requested,
         per_angle_effective=problem.scaling.effective, names=problem.names, values=values,
@@ -656,6 +712,7 @@ def fit(data: XPCSData, analysis: AnalysisConfig, cfg: NLSQConfig | None = None)
                 "subsample_chi2": [2 * c.sol.cost for c in found], "refined": len(refined),
                 "per_angle_choice": choice},
         optima=optima, remaining_chi2=remaining, decay_check=decay, linearity=linearity,
+        profiles=profiles,
     )
     log.info("NLSQ done: success=%s, reduced chi2 %.4f, %d iterations, %.1f s (%s)",
              success, reduced, sol.iterations, result.seconds, message)

@@ -173,6 +173,7 @@ def nlsq_summary(result: FitResult, data: XPCSData, verdict: Mapping, settings: 
         "remaining_chi2": result.remaining_chi2,
         "decay_check": result.decay_check,
         "linearity": result.linearity,
+        "profiles": result.profiles,
         "seconds": result.seconds,
         "n_points": result.n_points,
         "q": data.q,

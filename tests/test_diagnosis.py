@@ -67,6 +67,41 @@ def test_an_exponent_that_is_measured_is_no_degeneracy():
     assert found[0]["remedy"] == {"analysis": {"bounds": {"D0": [100.0, 1e6]}}}
 
 
+def _profiled(alpha, sigma, d0=7.9e4, d0_sigma=1.1e4):
+    """The CHX pattern: alpha -0.20 ± 0.20 with D_offset free (null within 2σ), D0 at its
+    bound; refitted with D_offset fixed at 0, alpha = ``alpha ± sigma``."""
+    record = nlsq_record(values={"D0": 1e5, "alpha": -0.205, "D_offset": -3.7e4},
+                         sigma={"D0": 4.8e4, "alpha": 0.197, "D_offset": 5.7e4})
+    record["profiles"] = {"alpha": {"offset": "D_offset", "value": alpha, "uncertainty": sigma,
+                                    "chi2": 61626.0, "delta_chi2": 9.8, "prefactor": "D0",
+                                    "prefactor_value": d0, "prefactor_uncertainty": d0_sigma}}
+    return record
+
+
+CHX_REASONS = [r("at_bound", "D0"), r("unidentified", "D0"), r("unidentified", "D_offset")]
+
+
+def test_an_exponent_null_only_through_its_offset_gets_the_offset_fixed():
+    """alpha 'consistent with 0' only because it trades off against D_offset: with D_offset
+    fixed it is -0.52 ± 0.05 (the CHX matrix). The sample ages, so the remedy fixes D_offset
+    alone, and widens D0's bound, which its refitted value reaches within 3σ."""
+    (d,) = diagnosis.diagnose(CHX_REASONS, _profiled(-0.521, 0.046))
+    assert d["cause"] == "degenerate_D_offset"
+    assert d["remedy"] == {"analysis": {"fixed": ["D_offset"], "initial": {"D_offset": 0.0},
+                                        "bounds": {"D0": [100.0, 1e6]}}}
+    assert "-0.521 ± 0.046 with D_offset fixed at 0" in d["finding"]
+    assert set(d["explains"]) == {quality.label(x) for x in CHX_REASONS}
+    (inside,) = diagnosis.diagnose(CHX_REASONS, _profiled(-0.521, 0.046, d0=3e4, d0_sigma=1e3))
+    assert "bounds" not in inside["remedy"]["analysis"]
+
+
+def test_an_exponent_null_also_with_its_offset_fixed_is_a_stationary_sample():
+    """The yolk pattern: with D_offset fixed alpha is 0.09 ± 0.10, still 0: stationary."""
+    (d,) = diagnosis.diagnose(CHX_REASONS, _profiled(0.09, 0.10))
+    assert d["cause"] == "degenerate_alpha"
+    assert d["remedy"]["analysis"]["fixed"] == ["alpha", "D_offset"]
+
+
 @pytest.mark.parametrize("alpha, sigma, null", [
     (0.003, 5.0, True),      # |alpha| < 0.05 whatever its 1σ
     (-0.2, 0.197, True),     # within 2σ, 1σ small enough to mean something (CHX)
