@@ -117,13 +117,27 @@ def run(work: Path, data: Path, shards, overrides: dict, plots: bool = False) ->
 
 
 def compare(ref: dict, other: dict) -> dict:
-    """Accuracy of ``other`` against the reference posterior (full-data NUTS)."""
+    """Accuracy of ``other`` against the reference posterior (full-data NUTS): the largest
+    and the root-mean-square mean shift (in reference sds), sd ratio and correlation
+    difference, and the Monte Carlo noise those would have between two exact samplers of
+    the two runs' effective sample sizes (``noise_*``: the sd of a mean shift, of a
+    correlation, √(1/ESS_a + 1/ESS_b)), so that a difference can be told from noise."""
     mean, sd = np.array(ref["mean"]), np.array(ref["sd"])
-    return {"max_mean_shift_in_sd": float(np.max(np.abs(np.array(other["mean"]) - mean) / sd)),
-            "sd_ratio_range": [float(np.min(np.array(other["sd"]) / sd)),
-                               float(np.max(np.array(other["sd"]) / sd))],
-            "max_corr_difference": float(np.max(np.abs(np.array(other["corr"])
-                                                       - np.array(ref["corr"]))))}
+    shift = np.abs(np.array(other["mean"]) - mean) / sd
+    ratio = np.array(other["sd"]) / sd
+    corr_ref, corr = np.array(ref["corr"]), np.array(other["corr"])
+    upper = np.triu_indices_from(corr_ref, k=1)
+    dcorr = np.abs(corr - corr_ref)[upper]
+    noise = float(np.sqrt(1.0 / ref["ess_bulk_min"] + 1.0 / other["ess_bulk_min"]))
+    return {"max_mean_shift_in_sd": float(np.max(shift)),
+            "rms_mean_shift_in_sd": float(np.sqrt(np.mean(shift**2))),
+            "sd_ratio_range": [float(np.min(ratio)), float(np.max(ratio))],
+            "rms_sd_ratio_minus_1": float(np.sqrt(np.mean((ratio - 1.0) ** 2))),
+            "max_corr_difference": float(np.max(dcorr)),
+            "rms_corr_difference": float(np.sqrt(np.mean(dcorr**2))),
+            "noise_mean_shift_in_sd": noise,
+            "noise_corr": float(np.sqrt(np.mean(((1 - corr_ref[upper] ** 2) * noise) ** 2))),
+            "reference_ess": ref["ess_bulk_min"], "ess": other["ess_bulk_min"]}
 
 
 def main() -> None:
@@ -133,6 +147,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("benchmark_production"))
     ap.add_argument("--method", default="auto", choices=["auto", "nuts", "importance"])
     ap.add_argument("--plots", action="store_true", help="draw the figures too")
+    ap.add_argument("--compare", metavar="REFERENCE",
+                    help="run nothing: compare every recorded run with the run REFERENCE "
+                         f"(e.g. a longer NUTS run; default {REFERENCE})")
     ap.add_argument("--cmc", nargs="*", default=[], metavar="KEY=VALUE",
                     help="other cmc settings of these runs (integers), e.g. chains=2")
     args = ap.parse_args()
@@ -141,9 +158,14 @@ def main() -> None:
                  **{k: int(v) for k, v in (item.split("=", 1) for item in args.cmc)}}
     work = args.workdir / f"23x{args.frames}"
     work.mkdir(parents=True, exist_ok=True)
-    data = dataset(work, args.frames)
     store = work / "results.json"
     results = json.loads(store.read_text()) if store.exists() else {}
+    if args.compare:
+        for name, r in results.items():
+            if name != args.compare:
+                print(name, json.dumps(compare(results[args.compare], r), indent=1))
+        return
+    data = dataset(work, args.frames)
     for shards in args.shards:
         shards = shards if shards == "auto" else int(shards)
         r = run(work, data, shards, overrides, args.plots)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -96,11 +97,7 @@ def test_the_one_test_commands_name_real_tests():
              if line.startswith(".venv/bin/python -m pytest")]
     assert len(lines) == 3
     for line in lines:
-        args = line.split("pytest", 1)[1].split("#")[0].split()
-        args = [a.strip('"') for a in args]
-        if "-m" in args:  # '-m "not faults"' is one argument to a shell
-            k = args.index("-m")
-            args[k + 1:k + 3] = [" ".join(args[k + 1:k + 3])]
+        args = shlex.split(line.split("pytest", 1)[1].split("#")[0])  # as a shell reads it
         done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=300)
         assert done.returncode == 0, (line, done.stdout[-2000:])
