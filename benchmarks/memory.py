@@ -40,8 +40,10 @@ def _inputs(work: Path, ds: dict, step: str, job: str) -> list[Path]:
         "load": [raw], "filter": [loaded], "nlsq": [res / "data" / "filtered.h5"],
         "shard": [res / "data" / "filtered.h5"],
         "nuts": [res / "cmc" / "shards" / f"{job}.h5"],
-        "combine": sorted((res / "cmc" / "posteriors").glob("posterior_*.nc")),
+        "combine": sorted((res / "cmc" / "posteriors").glob("posterior_*.nc"))
+        + sorted((res / "cmc" / "shards").glob("shard_*.h5")),
         "plot": [res / "nlsq" / "nlsq_results.npz"], "summary": [],
+        "twotime": [res / "data" / "filtered.h5"],
     }[step]
 
 
@@ -51,6 +53,8 @@ def collect(case: str, work: Path) -> list[dict]:
     for ds in config["datasets"]:
         for tsv in sorted((work / "benchmarks" / ds["name"]).rglob("*.tsv")):
             step = "nuts" if tsv.parent.name == "nuts" else tsv.stem
+            if step == "tables":  # a fixed request (workflow/rules/report.smk), no model
+                continue
             with open(tsv) as fh:
                 record = list(csv.DictReader(fh, delimiter="\t"))[-1]
             rows.append({"case": case, "step": step, "job": tsv.stem,

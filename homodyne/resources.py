@@ -33,7 +33,8 @@ _BASE_MB = {
     "summary": 1000,
 }
 _PER_INPUT_MB = {
-    "load": 3.0,  # the raw window, its float64 copy and the corrected matrices
+    "load": 4.5,  # the raw window, its float64 copy, the corrected matrices and the data
+    # checks (bad-frame scan) of the load step: 910 MB for 184 MB at 23 x 1000
     "filter": 3.0,
     "nlsq": 8.0,  # data, model, residual matrices and (full strategy) the Jacobian
     "shard": 6.0,
