@@ -201,11 +201,21 @@ def _times(values) -> str:
 
 def shard_step(ds: DatasetConfig, filtered: str | Path, nlsq_json: str | Path,
                out_dir: str | Path) -> list[Path]:
-    """Split the filtered data into shard files with priors from the NLSQ result."""
+    """Split the filtered data into shard files with priors from the NLSQ result.
+
+    When the NLSQ verdict's diagnosis is a degenerate combination (a stationary sample, an
+    offset the data do not determine), the shards say that NUTS should not continue past
+    its first run: a degeneracy is not cured by more draws (the CHX matrix: 9 minutes per
+    run, three runs), and the verdict names the remedy either way."""
     from homodyne.cmc import make_shards, read_nlsq_estimate
 
     estimate = read_nlsq_estimate(nlsq_json)
-    paths = make_shards(read_xpcs(filtered), estimate, ds.cmc, out_dir, analysis=ds.analysis)
+    record = results.read_nlsq_summary(nlsq_json)
+    degenerate = [d["finding"].split(":", 1)[0] for d in
+                  diagnose((record.get("quality") or {}).get("reasons", []), record)
+                  if d["cause"].startswith("degenerate_")]
+    paths = make_shards(read_xpcs(filtered), estimate, ds.cmc, out_dir, analysis=ds.analysis,
+                        no_continuation="; ".join(degenerate))
     log.info("%s: %d shards in %s", ds.name, len(paths), out_dir)
     return paths
 

@@ -226,6 +226,19 @@ def test_chains_that_disagree_go_on_before_the_shard_reports(dataset, tmp_path, 
     assert report.continuations == post.attrs["continuations"]
 
 
+def test_chains_of_a_degenerate_fit_do_not_go_on(dataset, tmp_path, cache):
+    """The same unconverged start, but the shard step was told the NLSQ fit is degenerate
+    (its diagnosis: a stationary sample, a redundant offset): more draws cannot cure that,
+    so the chains stop after their first run and the verdict reports R-hat as it is."""
+    _, data, analysis, nlsq = dataset
+    short = CMCConfig(shards=1, chains=4, warmup=3, samples=8, seed=5)
+    (shard,) = make_shards(data, nlsq, short, tmp_path / "s", analysis=analysis,
+                           no_continuation="stationary within noise")
+    assert read_shard(shard).no_continuation == "stationary within noise"
+    post = read_posterior(sample_shard(shard, short, tmp_path / "short.nc", cache_dir=cache))
+    assert post.attrs["continuations"] == 0
+
+
 def test_converged_chains_do_not_continue(runs):
     full, *_ = runs
     assert full.attrs["continuations"] == 0

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from homodyne import layout
+from homodyne import layout, steps
 from homodyne.cli import main
+from homodyne.cmc import read_shard
+from homodyne.config import load_config
 
 REAL = Path(__file__).parent / "data" / "real"
 REMEDY = {
@@ -79,6 +81,12 @@ def test_real_matrix_reaches_a_usable_answer_by_one_printed_remedy(name, tmp_pat
     # the checks' own hints, which pull different ways, are not printed
     assert "widen the bound if the physics allows" not in printed
     assert "narrow the bounds on physical grounds" not in printed
+
+    # the degenerate fit's shards tell NUTS not to continue: more draws cannot cure it
+    ds = load_config(config).dataset(name)
+    out = layout.dataset(tmp_path / "first", name)
+    (shard,) = steps.shard_step(ds, out.filtered, out.nlsq_json, tmp_path / "shards")
+    assert read_shard(shard).no_continuation == diagnosis["finding"].split(":", 1)[0]
 
     # 2. the remedy pasted once: ok, or a warning that is a property of the data
     _paste(config, name, diagnosis["remedy_text"])

@@ -182,7 +182,14 @@ def _run_nuts(shard: Shard, cfg: CMCConfig) -> tuple[np.ndarray, dict, float, in
         r_hat, ess = diag["r_hat_max"], min(diag["ess_bulk_min"], diag["ess_tail_min"])
         converged = not r_hat > R_HAT_WARNING and not ess < ESS_MIN
         helped = r_hat < previous[0] or ess > previous[1]
-        if converged or not helped or k == CONTINUATIONS:
+        if converged or not helped or k == CONTINUATIONS or shard.no_continuation:
+            if not converged and shard.no_continuation:
+                log.info("shard %d: R-hat %.3f, smallest ESS %.0f: not continued, the NLSQ "
+                         "fit is degenerate (%s); the verdict names the remedy", shard.index,
+                         r_hat, ess, shard.no_continuation)
+            elif not converged and not helped:
+                log.info("shard %d: R-hat %.3f, smallest ESS %.0f: not continued, the last "
+                         "continuation did not improve them", shard.index, r_hat, ess)
             break
         log.info("shard %d: R-hat %.3f (limit %g), smallest ESS %.0f (limit %d) after %d "
                  "warmup + %d draws per chain: continuing with %d + %d", shard.index, r_hat,

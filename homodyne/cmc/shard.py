@@ -56,7 +56,7 @@ _ARRAYS = ("values", "nlsq_uncertainty", "nlsq_covariance", "prior_loc", "prior_
            "prior_scale_untempered")
 _SCALING = ("basis", "fixed_contrast", "fixed_offset")
 _ATTRS = ("index", "n_shards", "seed", "global_seed", "pad_to", "per_angle_requested",
-          "per_angle_effective", "scaling_names", "method", "method_reason")
+          "per_angle_effective", "scaling_names", "method", "method_reason", "no_continuation")
 _PROPOSAL = ("draws", "log_density")
 
 
@@ -91,6 +91,9 @@ class Shard:
     method: str = "nuts"
     method_reason: str = ""
     proposal: dict | None = None
+    no_continuation: str = ""
+    """Why NUTS should stop after its first run whatever R-hat says (the NLSQ fit's
+    diagnosis of a degeneracy), ``""`` when it may continue."""
 
     @property
     def n_points(self) -> int:
@@ -157,7 +160,7 @@ def _check_estimate(problem, estimate) -> None:
 
 
 def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path, *,
-                analysis: AnalysisConfig) -> list[Path]:
+                analysis: AnalysisConfig, no_continuation: str = "") -> list[Path]:
     """Split ``data`` into shard files ``outdir/shard_XXX.h5`` and return their paths.
 
     Args:
@@ -204,6 +207,7 @@ def make_shards(data: XPCSData, nlsq_result, cfg: CMCConfig, outdir: str | Path,
         "provenance": {"source": data.provenance.source, "sha256": data.provenance.sha256,
                        "homodyne_version": __version__},
         "method": method, "method_reason": why, "proposal": drawn,
+        "no_continuation": no_continuation,
     }
     outdir = Path(outdir)
     paths = []
@@ -249,6 +253,7 @@ def write_shard(path: str | Path, shard: Shard) -> Path:
                 "per_angle_effective": problem.scaling.effective,
                 "scaling_names": list(problem.scaling.names) or [""],
                 "method": shard.method, "method_reason": shard.method_reason,
+                "no_continuation": shard.no_continuation,
                 **{f"provenance_{k}": v for k, v in shard.provenance.items()},
             })
 
@@ -314,6 +319,7 @@ def read_shard(path: str | Path) -> Shard:
         global_seed=int(a["global_seed"]), problem=problem, pad_to=int(a["pad_to"]),
         provenance=provenance, method=_text(a["method"]),
         method_reason=_text(a["method_reason"]), proposal=proposal,
+        no_continuation=_text(a["no_continuation"]),
         **{n: arrays[n] for n in _ARRAYS},
     )
 
