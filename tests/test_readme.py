@@ -192,3 +192,16 @@ def test_the_demo_is_described_as_config_yaml_has_it():
     today = bench.split("**The demo today**", 1)[1].split("\n\n", 1)[0]
     assert (f"`config/config.yaml`: {ds.analysis.mode} {angles} × {frames}, {shards} "
             f"shard{'s' * (shards > 1)}, {nuts}") in today
+
+
+def test_the_continuations_the_readme_counts_are_those_of_the_sampler():
+    """'at most twice' and yolk's 'the second of the two allowed did not run' are
+    homodyne.cmc.sample.CONTINUATIONS, and a continuation runs only while R-hat falls or the
+    ESS grows (yolk: 2.852, then 2.929 after one; the README said two)."""
+    from homodyne.cmc.sample import CONTINUATIONS
+
+    assert CONTINUATIONS == 2
+    assert "at most twice\nand only while R-hat falls or the ESS grows" in README
+    assert ("after one continuation; the second of the two allowed did not run, since "
+            "neither\nR-hat fell nor the ESS grew") in README
+    assert "two\ncontinuations" not in README
