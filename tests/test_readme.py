@@ -205,3 +205,17 @@ def test_the_continuations_the_readme_counts_are_those_of_the_sampler():
     assert ("after one continuation; the second of the two allowed did not run, since "
             "neither\nR-hat fell nor the ESS grew") in README
     assert "two\ncontinuations" not in README
+
+
+def test_the_readme_and_outputs_name_the_verdict_table_as_the_layout_does():
+    """Both say: one verdict table per run, named after its datasets (issue 21: a shared
+    results/verdicts.html put yolk's verdict on the front page of the CHX report)."""
+    outputs = (ROOT / "docs" / "outputs.md").read_text()
+    assert f"\n{layout.verdicts_table('results', ['demo'])} " in README  # the tour's tree
+    for text in (README, outputs):
+        assert "results/verdicts_<datasets>.html" in text and "verdicts.html" not in text
+        for sets in (["chx"], ["chx", "yolk"]):
+            assert f"`{layout.verdicts_name(sets)}.html`" in text
+    many = layout.verdicts_name(["a", *(f"b{k:03d}" for k in range(199))])
+    assert re.fullmatch(r"verdicts_a\+199-more-[0-9a-f]{8}", many)
+    assert "`verdicts_a+199-more-" in outputs

@@ -202,6 +202,7 @@ def test_the_verdict_table_of_every_dataset_escapes_and_embeds(tmp_path):
     assert "R-hat &lt;1.12&gt;" in fragment and "<1.12>" not in fragment
     assert fragment.index("chx") < fragment.index("demo")
     assert "#f8d7da" in fragment.split("chx")[1].split("</tr>")[0]  # failed in red
-    out = tables.write_verdicts(rows, tmp_path / "results" / "verdicts.html")
+    out = tables.write_verdicts(rows, layout.verdicts_table(tmp_path / "results",
+                                                            ["demo", "chx"]))
     assert out.read_text(encoding="utf-8") == page
-    assert layout.verdicts_table("results") == "results/verdicts.html"
+    assert out == tmp_path / "results" / "verdicts_chx+demo.html"
