@@ -287,15 +287,19 @@ def skewed_uncertainty(fit: Fit, reasons: Sequence[Mapping]) -> dict | None:
     seen = [r for r in reasons if r.get("profile") is not None]
     if not seen:
         return None
-    names = ", ".join(dict.fromkeys(r["parameter"] for r in seen))
+    names = list(dict.fromkeys(r["parameter"] for r in seen))
     where = ("quote the Bayesian interval (cmc_hdi_3 .. cmc_hdi_97), which follows the skew"
              if fit.cmc else "run the Bayesian step (homodyne run --method both, or the "
              "workflow) and quote its interval")
+    one = len(names) == 1
     return diagnosis("skewed_uncertainty", (
-        f"the data determine {names} with a skewed, non-Gaussian uncertainty (χ² is not "
-        "quadratic within 3σ, and no other parameter shares the valley): the NLSQ 1σ does "
-        f"not describe it; {where}. This is a property of the data (few frames or points "
-        "for this rate), which no setting changes"), {}, seen)
+        f"the data determine {', '.join(names)} with "
+        f"{'a skewed, non-Gaussian uncertainty' if one else 'skewed, non-Gaussian uncertainties'}"
+        f" (χ² is not quadratic within 3σ along {'it' if one else 'each of them'}, and no "
+        "exponent at 0, bound or decay slower than the frames explains that): the NLSQ 1σ "
+        f"{'does not describe it' if one else 'do not describe them'}; {where}. This is a "
+        "property of the data (few frames or points for this rate), which no setting "
+        "changes"), {}, seen)
 
 
 def local_minimum(fit: Fit, reasons: Sequence[Mapping]) -> dict | None:

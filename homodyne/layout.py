@@ -17,7 +17,7 @@ ask this module for paths, so the layout is written down once::
     <root>/<dataset>/tables/parameters.html, diagnostics.html, provenance.html
                                                     the summary as pages (``make report``)
     <root>/plots/datasets_parameters.png            parameters across datasets
-    <root>/verdicts.html                            the verdict of every dataset
+    <root>/verdicts_<datasets>.html                 the verdict of every dataset of a run
     <root>/report.html                              ``make report`` of the demo config;
     <root>/report_<config>.html                     of ``--configfile <config>.yaml``
 
@@ -33,8 +33,9 @@ the report files, labels and captions.
 
 from __future__ import annotations
 
+import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,9 +266,39 @@ def datasets_figure(root: str | Path) -> str:
     return str(Path(root, "plots", "datasets_parameters.png"))
 
 
-def verdicts_table(root: str | Path) -> str:
-    """The verdict of every dataset of a run, the report's first table."""
-    return str(Path(root, "verdicts.html"))
+VERDICTS_PREFIX = "verdicts_"
+"""Starts the stem of a verdict table (:func:`verdicts_name`): the report's front page
+(workflow/report/workflow.rst) embeds the one file of its run whose name starts so."""
+
+VERDICTS_NAME_MAX = 100
+"""Characters of dataset names a verdict table's file name holds at most (a file name may
+have 255); above, the first name, the number of the others and a digest of all."""
+
+
+def verdicts_name(names: Iterable[str]) -> str:
+    """The stem of the verdict table of the datasets ``names`` (:func:`verdicts_table`), also
+    of its job's log and benchmark: ``verdicts_chx``, ``verdicts_chx+yolk`` (sorted: the
+    order of the config does not matter), ``verdicts_a+199-more-1f2e3d4c`` for 200."""
+    ordered = sorted(set(names))
+    if not ordered:
+        raise ValueError("a verdict table needs at least one dataset")
+    stem = "+".join(ordered)
+    if len(stem) > VERDICTS_NAME_MAX:
+        digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:8]
+        stem = f"{ordered[0][:VERDICTS_NAME_MAX // 2]}+{len(ordered) - 1}-more-{digest}"
+    return VERDICTS_PREFIX + stem
+
+
+def verdicts_table(root: str | Path, names: Iterable[str]) -> str:
+    """The verdict of every dataset of a run on the datasets ``names``: the first table of
+    that run's report (``make report``), named after those datasets (:func:`verdicts_name`).
+
+    Every config writing to one results folder has its own (the results of its datasets,
+    in ``<root>/<dataset>/``, are the table's content), so a report never shows another
+    run's verdicts: with one shared ``verdicts.html``, the report of a CHX config showed the
+    yolk verdict a later run had written there (issue 21).
+    """
+    return str(Path(root, verdicts_name(names) + ".html"))
 
 
 DEMO_CONFIG = Path("config", "config.yaml")

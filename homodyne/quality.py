@@ -399,20 +399,43 @@ def chi2_reasons(reduced_chi2: float, sigma_from_data: bool,
 
 def linearity_reasons(linearity: Mapping[str, Sequence[float]]) -> list[dict]:
     """Parameters whose χ² 3σ away is far from quadratic (:data:`QUADRATIC_RANGE`): their
-    1σ does not describe the uncertainty, and their value sits somewhere in a valley."""
+    1σ does not describe the uncertainty.  ``linearity`` holds every free physical parameter
+    (:func:`homodyne.nlsq._linearity`).  Where several of them are far from quadratic the fit
+    sits in a curved valley of those, a combination of them is what the data determine;
+    where one is, alone, the others (if any are free) follow it without a valley of their
+    own, and its uncertainty is skewed, which the Bayesian interval follows (a lone free
+    parameter has no partner to fix)."""
     lo, hi = QUADRATIC_RANGE
     bad = {n: [r for r in ratios if math.isfinite(r)] for n, ratios in linearity.items()}
     bad = {n: r for n, r in bad.items() if r and not all(lo <= x <= hi for x in r)}
-    if not bad:
-        return []
-    listed = ", ".join(bad)
-    return [reason("unidentified", (
-        f"{n}: 3σ from the fitted value (its correlated partners following) χ² rises "
-        f"{' and '.join(f'{x:.3g}' for x in ratios)} times what its 1σ implies (a quadratic "
-        f"χ² gives 1; limits {lo:g}-{hi:g}): the fit sits in a curved valley of "
-        f"{listed}, and their values and 1σ are not reliable; the data determine a "
-        "combination of them: fix one (analysis.fixed) on physical grounds"), parameter=n)
-        | {"profile": list(ratios)} for n, ratios in bad.items()]
+    out = []
+    for n, ratios in bad.items():
+        others = [m for m in linearity if m != n]
+        rise = (f"3σ from the fitted value{f' ({', '.join(others)} following)' * bool(others)}"
+                f" χ² rises {' and '.join(f'{x:.3g}' for x in ratios)} times what its 1σ "
+                f"implies (a quadratic χ² gives 1; limits {lo:g}-{hi:g})")
+        if len(bad) > 1:
+            what = (f"the fit sits in a curved valley of {', '.join(bad)}, and their values "
+                    "and 1σ are not reliable; the data determine a combination of them: fix "
+                    "one (analysis.fixed) on physical grounds")
+        else:
+            alone = "" if others else ", the only free physical parameter"
+            what = (f"χ² is not quadratic in {n}{alone}, so its 1σ "
+                    f"{_misstates(linearity[n])}: the uncertainty is skewed; quote the "
+                    "Bayesian interval (cmc_hdi_3 .. cmc_hdi_97), which follows the skew")
+        out.append(reason("unidentified", f"{n}: {rise}: {what}", parameter=n)
+                   | {"profile": list(ratios)})
+    return out
+
+
+def _misstates(ratios: Sequence[float]) -> str:
+    """How a 1σ misstates the uncertainty whose χ² rises ``ratios`` (at +3σ, -3σ) times
+    the quadratic: a steeper rise than the quadratic on a side means less room there."""
+    lo, hi = QUADRATIC_RANGE
+    parts = [f"{'overstates' if x > hi else 'understates'} the uncertainty {side} the value"
+             for side, x in zip(("above", "below"), ratios, strict=True)
+             if math.isfinite(x) and not lo <= x <= hi]
+    return " and ".join(parts)
 
 
 def remaining_reasons(remaining: float) -> list[dict]:

@@ -71,5 +71,5 @@ def run(datasets: Sequence[DatasetConfig], root: str | Path,
     if plots is not None and len(datasets) > 1:
         steps.plot_datasets_step(datasets, results, layout.datasets_figure(root), plots)
     steps.verdicts_step(results, {ds.name: ds.cmc.enable for ds in datasets},
-                        layout.verdicts_table(root))
+                        layout.verdicts_table(root, [ds.name for ds in datasets]))
     return failed

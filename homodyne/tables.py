@@ -19,7 +19,7 @@ from homodyne import params as registry
 from homodyne import results
 from homodyne.io import write_atomic
 from homodyne.layout import DatasetLayout
-from homodyne.quality import method_label
+from homodyne.quality import label, method_label
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em; color: #222; }
@@ -145,21 +145,42 @@ def parameters_page(summary: Mapping, diagnostics: Mapping | None = None) -> str
                  _table(header, rows, numeric), f"<p class=\"note\">{html.escape(note)}</p>")
 
 
-def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> str:
-    """The verdict with its diagnoses (cause, remedy) and every reason, the NLSQ fit
-    statistics, the CMC sampler diagnostics and one row per shard."""
-    quality = summary.get("quality") or {}
+def _reason_rows(quality: Mapping) -> list[list]:
+    """A row per reason, as the console lists them (:func:`homodyne.quality.summary_lines`):
+    in full those no diagnosis explains, first; then those a diagnosis explains by check and
+    parameter, their message replaced by the diagnosis's number, since their own hints
+    contradict each other ("widen the bound" beside "narrow the bounds") where one remedy
+    stands above them."""
+    diagnoses = quality.get("diagnosis", [])
+    by = {name: k for k, d in enumerate(diagnoses, 1) for name in d["explains"]}
     reasons = quality.get("reasons", [])
+
+    def row(r: Mapping, what: str) -> list:
+        return [r.get("severity"), r.get("check"), r.get("parameter"), what]
+
+    def explained(k: int) -> str:
+        return ("explained by the diagnosis above" if len(diagnoses) == 1
+                else f"explained by diagnosis {k} above")
+
+    return ([row(r, r.get("message")) for r in reasons if label(r) not in by]
+            + [row(r, explained(by[label(r)])) for r in reasons if label(r) in by])
+
+
+def diagnostics_page(summary: Mapping, diagnostics: Mapping | None = None) -> str:
+    """The verdict with its diagnoses (cause, remedy) and its reasons (in full those no
+    diagnosis explains, :func:`_reason_rows`), the NLSQ fit statistics, the CMC sampler
+    diagnostics and one row per shard."""
+    quality = summary.get("quality") or {}
     parts = [verdict_html(quality)]
     if quality.get("diagnosis"):
-        parts.append(_table(["cause", "remedy (paste under the dataset's entry in the config)",
+        parts.append(_table(["diagnosis", "cause",
+                             "remedy (paste under the dataset's entry in the config)",
                              "explains"],
-                            [[d["finding"], d["remedy_text"], ", ".join(d["explains"])]
-                             for d in quality["diagnosis"]]))
-    if reasons:
+                            [[k, d["finding"], d["remedy_text"], ", ".join(d["explains"])]
+                             for k, d in enumerate(quality["diagnosis"], 1)], numeric={0}))
+    if quality.get("reasons"):
         parts.append(_table(["severity", "check", "parameter", "what it means and what to do"],
-                            [[r.get("severity"), r.get("check"), r.get("parameter"),
-                              r.get("message")] for r in reasons]))
+                            _reason_rows(quality)))
     nlsq = summary.get("nlsq") or {}
     parts += ["<h2>NLSQ fit</h2>", _table(["quantity", "value"], [
         ["converged", nlsq.get("success")], ["solver message", nlsq.get("message")],

@@ -8,7 +8,9 @@ matplotlib: Snakemake's own process prints these lines) and renders one line per
 its name, the NLSQ and Bayesian verdicts, where every reason is listed, and the first
 reason of the worst kind.  The workflow's ``onsuccess`` and
 ``onerror`` handlers print these lines; a dataset whose steps did not finish is shown as
-such, so a failure is visible at the end of the run too.
+such, so a failure is visible at the end of the run too, with what its NLSQ fit found where
+that finished (its diagnosis and remedy), so that the line of an interrupted run still says
+what to change.
 
 Whether a ``failed`` (or ``warning``) verdict also fails the run is the config's choice
 (``workflow.fail_on``, default ``never``: every job succeeded, so the run exits 0, and the
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homodyne import quality, results
+from homodyne.diagnosis import diagnose
 from homodyne.errors import HomodyneError
 from homodyne.layout import DatasetLayout, dataset
 
@@ -64,21 +67,22 @@ class DatasetVerdict:
 
 
 
-def first_reason(record: Mapping | None) -> str:
+def first_reason(record: Mapping | None, source: str = "") -> str:
     """What to read first: the first diagnosis with its remedy, unless a reason of the
     verdict's own severity is left unexplained by every diagnosis; then that reason (a
-    ``failed`` verdict names a reason that failed, not the first warning before it)."""
+    ``failed`` verdict names a reason that failed, not the first warning before it).
+    ``source`` (``"NLSQ: "``) says which step's record it is, after the severity."""
     record = record or {}
     worst = record.get("verdict")
     diagnoses = record.get("diagnosis", [])
     explained = {label for d in diagnoses for label in d["explains"]}
     for r in record.get("reasons", []):
         if r.get("severity") == worst and quality.label(r) not in explained:
-            return f"[{worst}] {r.get('message', '')}"
+            return f"[{worst}] {source}{r.get('message', '')}"
     for d in diagnoses[:1]:
         remedy = f"; remedy: {d['remedy_text']}" if d["remedy"] else ""
-        return f"[{worst}] {d['finding']}{remedy}"
-    return "no check fired" if worst == quality.OK else ""
+        return f"[{worst}] {source}{d['finding']}{remedy}"
+    return f"{source}no check fired" if worst == quality.OK else ""
 
 
 def _verdict_of(path: str) -> str:
@@ -90,6 +94,23 @@ def _verdict_of(path: str) -> str:
     except HomodyneError:
         return NO_RESULT
     return NO_RESULT if record is None else str(record["verdict"])
+
+
+def unfinished_reason(files: DatasetLayout, step: str, folder: str, nlsq_done: bool) -> str:
+    """The reason of a dataset whose ``step`` steps did not finish (an interrupted run, a
+    failed job): where NLSQ finished, first what it found, as the summary step would have
+    said it (its verdict's diagnosis and remedy, :func:`homodyne.diagnosis.diagnose` on the
+    NLSQ reasons), so that the line still says what to change; then the logs ``folder``."""
+    tail = f"the {step} steps did not finish: see the failed job's log in {folder}"
+    if not nlsq_done:
+        return tail
+    try:
+        record = results.read_nlsq_summary(files.nlsq_json)
+    except HomodyneError:
+        return tail
+    found = dict(record.get("quality") or {})
+    found["diagnosis"] = diagnose(found.get("reasons", []), record)
+    return f"{first_reason(found, source='NLSQ: ')}; {tail}"
 
 
 def dataset_verdict(files: DatasetLayout, *, cmc: bool, logs: str = "logs") -> DatasetVerdict:
@@ -109,9 +130,10 @@ def dataset_verdict(files: DatasetLayout, *, cmc: bool, logs: str = "logs") -> D
         summary = None
     if summary is None:
         step = "NLSQ" if nlsq == NO_RESULT else "Bayesian (CMC)" if cmc else "summary"
+        folder = str(Path(logs, files.name)) + "/"
         return DatasetVerdict(files.name, NO_RESULT, nlsq, cmc_verdict,
-                              f"the {step} steps did not finish: see the failed job's log",
-                              str(Path(logs, files.name)) + "/")
+                              unfinished_reason(files, step, folder, nlsq != NO_RESULT),
+                              folder)
     record = summary.get("quality") or {}
     tables = Path(files.diagnostics_table)
     return DatasetVerdict(files.name, str(record.get("verdict", NO_RESULT)), nlsq,

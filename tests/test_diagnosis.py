@@ -229,6 +229,25 @@ def test_a_skewed_uncertainty_alone_is_a_property_of_the_data():
     assert "--method both" in d["finding"]
 
 
+def test_a_skewed_uncertainty_is_worded_true_for_one_and_for_several_parameters():
+    """Issue 21: the demo's diagnosis named gamma_dot_t0, beta and gamma_dot_t_offset and
+    said "no other parameter shares the valley"; the words now hold for one and for
+    several, and name no valley the diagnosis has not seen."""
+    record = nlsq_record(mode="laminar_flow", values={"beta": 0.4}, sigma={"beta": 0.05})
+    names = ["gamma_dot_t0", "beta", "gamma_dot_t_offset"]
+    several = quality.linearity_reasons({n: [12.0, 30.0] for n in names})
+    (d,) = diagnosis.diagnose(several, record, {"warmup": 100, "samples": 200})
+    assert d["cause"] == "skewed_uncertainty"
+    assert "determine gamma_dot_t0, beta, gamma_dot_t_offset with skewed" in d["finding"]
+    assert "along each of them" in d["finding"] and "do not describe them" in d["finding"]
+    (d,) = diagnosis.diagnose(several[1:2], record, {"warmup": 100, "samples": 200})
+    assert "determine beta with a skewed" in d["finding"]
+    assert "along it" in d["finding"] and "does not describe it" in d["finding"]
+    for found in (diagnosis.diagnose(several, record)[0], d):
+        assert "shares the valley" not in found["finding"]
+        assert "no other parameter" not in found["finding"]
+
+
 def test_contrast_and_offset_trading_off_is_a_slow_decay_not_a_bound_to_widen():
     record = nlsq_record(values={"alpha": 0.5}, sigma={"alpha": 0.01})
     reasons = [r("correlated", "contrast_2", partner="offset_2"), r("at_bound", "offset_2"),

@@ -79,3 +79,30 @@ def test_users_documentation_names_every_figure():
     for stem in layout.FIGURES:
         assert f"`{stem}.png`" in outputs and f"`{stem}.png`" in readme, stem
     assert f"`{layout.ANGLE_FIGURE_PREFIX}<angle>.png`" in outputs
+
+
+def test_a_verdict_table_is_named_after_the_datasets_of_its_run():
+    """Configs writing to one results folder each keep their own verdict table, so a
+    report never embeds another run's (issue 21: report_chx.html showed the yolk verdict
+    of the run after it, from one shared verdicts.html)."""
+    assert layout.verdicts_table("results", ["chx"]) == "results/verdicts_chx.html"
+    assert layout.verdicts_table("results", {"yolk": True, "chx": False}) == (
+        "results/verdicts_chx+yolk.html")  # a config's order does not matter
+    assert layout.verdicts_table("results", ["demo"]) != layout.verdicts_table(
+        "results", ["yolk"])
+    many = [f"sample_{k:03d}" for k in range(200)]
+    name = layout.verdicts_name(many)
+    assert name.startswith("verdicts_sample_000+199-more-") and len(name) < 100
+    assert layout.verdicts_name(many[:-1]) != name
+    with pytest.raises(ValueError):
+        layout.verdicts_name([])
+
+
+def test_the_front_page_embeds_the_verdict_table_the_layout_names():
+    """workflow/report/workflow.rst picks its run's table by the layout's prefix, and the
+    verdicts rule writes the table, its log and its benchmark under the layout's name."""
+    front = (ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    assert re.findall(r'f\.target\.startswith\("([^"]+)"\)', front) == [layout.VERDICTS_PREFIX]
+    assert "verdicts.html" not in front + RULES
+    assert "layout.verdicts_table(RESULTS, DATASETS)" in RULES
+    assert RULES.count("layout.verdicts_name(DATASETS)") == 2  # log, benchmark

@@ -171,6 +171,30 @@ def test_a_chi2_far_from_quadratic_makes_the_parameters_unidentified():
     assert Q.linearity_reasons({"phi0": [1.007, 0.989]}) == []
 
 
+def test_a_lone_parameter_far_from_quadratic_has_no_partners_to_fix():
+    """Issue 21: yolk with alpha and D_offset fixed has D0 alone free; its reason spoke of
+    "its correlated partners following" and "a combination of them: fix one".  Partners are
+    named where there are some; alone, the reason says what is true: the uncertainty is
+    skewed, the 1σ overstates it where χ² rises faster than the quadratic, and the Bayesian
+    interval is the one to quote."""
+    (alone,) = Q.linearity_reasons({"D0": [4.89, 16.9]})
+    text = alone["message"]
+    assert "partner" not in text and "following" not in text
+    assert "combination" not in text and "fix one" not in text
+    assert "the only free physical parameter" in text
+    assert "overstates the uncertainty below the value" in text and "above" not in text
+    assert "quote the Bayesian interval" in text and alone["profile"] == [4.89, 16.9]
+    (flat,) = Q.linearity_reasons({"D0": [0.2, 1.1]})
+    assert "understates the uncertainty above the value" in flat["message"]
+    (beside,) = Q.linearity_reasons({"D0": [4.89, 16.9], "alpha": [1.0, 1.1]})
+    assert "(alpha following)" in beside["message"]
+    assert "combination" not in beside["message"] and "only free" not in beside["message"]
+    pair = Q.linearity_reasons({"D0": [120.8, 4078.0], "D_offset": [np.nan, 0.2]})
+    assert all("(D_offset following)" in pair[0]["message"] and
+               "curved valley of D0, D_offset" in r["message"] and "fix one" in r["message"]
+               for r in pair)
+
+
 @pytest.mark.parametrize(("delta", "expected"), [(0.4, []), (30.0, ["failed"]),
                                                  (-30.0, ["failed"])])
 def test_a_posterior_off_the_best_optimum_fails(delta, expected):

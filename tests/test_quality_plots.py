@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from homodyne import layout
 from homodyne import params as registry
-from homodyne.plots import c2, datasets, posterior
+from homodyne.plots import c2, datasets, posterior, twotime
 from homodyne.plots.api import dataset_quality, truth_file
 from homodyne.plots.figure import param_label, title, unit_of
 from homodyne.results import read_truth
@@ -303,3 +304,79 @@ def test_the_cross_dataset_figure_marks_verdicts_and_fixed_parameters():
     assert [float(v) for v in hollow[0].get_xdata()] == [x["chx"]]  # failed: hollow
     legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
     assert "fixed (not fitted)" in legend and "NLSQ ± 1σ, verdict failed" in legend
+
+
+LONG_NAME = "yolk_plasma_2024-03-17_sample12_q0.022_long_name"
+"""A dataset name as real runs write them: one word of 48 characters."""
+
+
+def _every_figure(n: int):
+    """Every figure a dataset has (each of homodyne.layout.FIGURES, one per angle, the two
+    model-free views) and the cross-dataset one, of ``n`` angles and ``n`` parameters, each
+    titled with :data:`LONG_NAME` and the longest verdict text (a warning from one step)."""
+    head = title(LONG_NAME, "laminar_flow", 0.02214, quality="warning", step="Bayesian")
+    t = 0.1 * np.arange(1, 41)
+    lag = np.abs(np.subtract.outer(np.arange(40), np.arange(40)))
+    m = np.repeat((1 + 0.3 * np.exp(-lag / 8.0))[None], n, 0)
+    phi, sigma = np.linspace(0.0, 90.0, n), np.full(n, 0.01)
+    names = list(registry.names("laminar_flow"))[:n]
+    draws = np.random.default_rng(0).normal(size=(2, 100, n)) + np.arange(n)
+    mean, sd = draws.reshape(-1, n).mean(0), draws.reshape(-1, n).std(0)
+    g2, tau, age = np.ones((n, 19)), 0.1 * np.arange(1, 20), np.arange(1.0, 6.0)
+    angle = title(LONG_NAME, "laminar_flow", 0.02214, 45.0, quality="warning", step="NLSQ")
+    yield "c2_phi", c2.AnglePanels(t).show(m[0], m[0], 0.01, title=angle)
+    yield "c2_overview", c2.c2_overview_figure(t, phi, m, m, sigma, title=head)
+    yield "c2_cuts", c2.c2_cuts_figure(t, phi, m, m, sigma, title=head)
+    yield "residual_histogram", c2.residual_histogram_figure(m, m + 0.01, sigma, title=head)
+    yield "cmc_trace", posterior.trace_figure(draws, names, title=head, resampled=True)
+    yield "cmc_marginals", posterior.marginals_figure(
+        draws, names, title=head, reference={names[0]: (0.0, 1.0)}, truth={names[0]: 0.0})
+    yield "cmc_pair", posterior.pair_figure(draws, names, title=head)
+    yield "cmc_shards", posterior.shards_figure(
+        np.tile(mean, (3, 1)), np.tile(sd, (3, 1)), np.array([True, False, True]), names,
+        mean, sd, title=head, reasons=[None, "divergence rate 14%", None])
+    yield "one_time", twotime.one_time_figure(tau, phi, g2, 0.01 * g2, g2, title=head)
+    yield "ageing", twotime.ageing_figure(age, np.arange(0.5, 6.0), phi, g2[:, :5],
+                                          g2[:, :5], title=head)
+    rows = [datasets.DatasetRow(name=f"d{k}", q=0.005, mode=mode, verdict="ok",
+                                nlsq={"D0": (1e4, 1e3)})
+            for k, mode in enumerate(("static", "laminar_flow", "heterodyne")[:n])]
+    yield "datasets_parameters", datasets.datasets_figure(rows)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_every_title_and_legend_lies_inside_its_figure(tmp_path, n):
+    """A figure of one angle or one parameter is narrower than a title with the dataset's
+    name and verdict: centred, such a title lost both ends, the name with them (issue 21:
+    "atic · q = 0.022 Å⁻¹ · quality: WARNING (NLSQ; see r").  Every title is broken into
+    lines that fit, clear of everything below it; legends fit too; and a saved figure's
+    Title is the whole title, as one line."""
+    from homodyne.plots.figure import save_figure
+
+    figures = dict(_every_figure(n))
+    assert set(layout.FIGURES) < set(figures)
+    for stem, fig in figures.items():
+        texts = drawn_texts(fig)  # draws the figure
+        renderer = fig.canvas.get_renderer()
+        frame = fig.bbox
+        head = fig.get_suptitle()
+        box = fig._suptitle.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1, (stem, head)
+        legends = {t.get_text() for leg in fig.legends for t in leg.get_texts()}
+        for text, extent in texts:
+            assert text == head or not extent.overlaps(box), (stem, text)
+            if text in legends:
+                assert frame.x0 <= extent.x0 and extent.x1 <= frame.x1, (stem, text)
+        for ax in fig.axes:
+            if ax.get_visible() and ax.axison:
+                assert not ax.get_window_extent(renderer).overlaps(box), stem
+    for stem, fig in figures.items():
+        whole = " ".join(fig.get_suptitle().split())
+        with Image.open(save_figure(fig, tmp_path / f"{stem}.png")[0]) as im:
+            assert im.text["Title"] == fig.get_label(), stem
+        if stem != "datasets_parameters":
+            assert fig.get_label().startswith(f"{LONG_NAME} · laminar_flow · q = 0.02214"), stem
+            assert "quality: WARNING (" in fig.get_label(), stem
+        # the lines are the whole title, broken after a separator or between words, except
+        # where a word fits no line (the name, in a figure of one angle or parameter)
+        assert fig.get_label() == whole or LONG_NAME not in whole, stem

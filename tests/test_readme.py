@@ -189,3 +189,28 @@ def test_the_demo_is_described_as_config_yaml_has_it():
     today = bench.split("**The demo today**", 1)[1].split("\n\n", 1)[0]
     assert (f"`config/config.yaml`: {ds.analysis.mode} {angles} × {frames}, {shards} "
             f"shard{'s' * (shards > 1)}, {nuts}") in today
+
+
+def test_the_continuations_the_readme_counts_are_those_of_the_sampler():
+    """'at most twice' is homodyne.cmc.sample.CONTINUATIONS, and the README no longer counts
+    continuations on the real matrices (a degenerate fit's NUTS does not continue:
+    tests/test_cmc_sampling.py; the README once said yolk had two, where one ran)."""
+    from homodyne.cmc.sample import CONTINUATIONS
+
+    assert CONTINUATIONS == 2
+    assert "at most twice\nand only while R-hat falls or the ESS grows" in README
+    assert "two\ncontinuations" not in README
+
+
+def test_the_readme_and_outputs_name_the_verdict_table_as_the_layout_does():
+    """Both say: one verdict table per run, named after its datasets (issue 21: a shared
+    results/verdicts.html put yolk's verdict on the front page of the CHX report)."""
+    outputs = (ROOT / "docs" / "outputs.md").read_text()
+    assert f"\n{layout.verdicts_table('results', ['demo'])} " in README  # the tour's tree
+    for text in (README, outputs):
+        assert "results/verdicts_<datasets>.html" in text and "verdicts.html" not in text
+        for sets in (["chx"], ["chx", "yolk"]):
+            assert f"`{layout.verdicts_name(sets)}.html`" in text
+    many = layout.verdicts_name(["a", *(f"b{k:03d}" for k in range(199))])
+    assert re.fullmatch(r"verdicts_a\+199-more-[0-9a-f]{8}", many)
+    assert "`verdicts_a+199-more-" in outputs

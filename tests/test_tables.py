@@ -101,6 +101,50 @@ def test_verdict_and_reasons_are_shown_and_escaped():
         ["0", "yes", "—"], ["1", "no", "divergences"], ["2", "yes", "—"]]
 
 
+def _diagnosed(*diagnoses) -> dict:
+    """SUMMARY with the yolk-like reasons of a degenerate power law: D0 at a bound ("widen
+    the bound") and unidentified ("narrow the bounds"), a sampler reason, and the
+    ``diagnoses`` (explained labels) over them."""
+    summary = copy.deepcopy(SUMMARY)
+    reasons = [
+        {"check": "at_bound", "parameter": "D0", "severity": "warning",
+         "message": "D0 is at its upper bound ...; widen the bound if the physics allows"},
+        {"check": "unidentified", "parameter": "D0", "severity": "warning",
+         "message": "D0 is hardly determined ...; fix one, or narrow the bounds"},
+        {"check": "r_hat", "parameter": "D0", "severity": "failed",
+         "message": "D0: R-hat = 2.9 > 1.1; more cmc.warmup and cmc.samples"},
+        {"check": "ess", "parameter": None, "severity": "warning",
+         "message": "bulk ESS 40 < 100; more cmc.samples"},
+    ]
+    summary["quality"] = {"verdict": "failed", "reasons": reasons, "diagnosis": [
+        {"cause": f"c{k}", "finding": f"finding {k}", "remedy": {}, "remedy_text": "none",
+         "explains": list(explains)} for k, explains in enumerate(diagnoses, 1)]}
+    return summary
+
+
+def test_reasons_a_diagnosis_explains_are_named_not_repeated_with_their_hints():
+    """As on the console (quality.summary_lines): the reasons a diagnosis explains are
+    listed by check and parameter, without the hints that contradict each other under one
+    remedy; the others in full (issue 21)."""
+    one = _Cells(tables.diagnostics_page(_diagnosed(
+        ["at_bound D0", "unidentified D0", "r_hat D0"])))
+    rows = [r for r in one.rows if len(r) == 4 and r[0] in ("warning", "failed")]
+    assert rows == [
+        ["warning", "ess", "—", "bulk ESS 40 < 100; more cmc.samples"],
+        ["warning", "at_bound", "D0", "explained by the diagnosis above"],
+        ["warning", "unidentified", "D0", "explained by the diagnosis above"],
+        ["failed", "r_hat", "D0", "explained by the diagnosis above"]]
+    text = tables.diagnostics_page(_diagnosed(["at_bound D0", "unidentified D0", "r_hat D0"]))
+    assert "widen the bound" not in text and "narrow the bounds" not in text
+    assert one.row("1")[:2] == ["1", "finding 1"]
+    two = _Cells(tables.diagnostics_page(_diagnosed(["at_bound D0"], ["ess"])))
+    assert [r[1:] for r in two.rows if len(r) == 4 and r[0] in ("warning", "failed")] == [
+        ["unidentified", "D0", "D0 is hardly determined ...; fix one, or narrow the bounds"],
+        ["r_hat", "D0", "D0: R-hat = 2.9 > 1.1; more cmc.warmup and cmc.samples"],
+        ["at_bound", "D0", "explained by diagnosis 1 above"],
+        ["ess", "—", "explained by diagnosis 2 above"]]
+
+
 def test_without_cmc_the_pages_say_so():
     summary = copy.deepcopy(SUMMARY)
     summary["cmc"] = None
@@ -158,6 +202,7 @@ def test_the_verdict_table_of_every_dataset_escapes_and_embeds(tmp_path):
     assert "R-hat &lt;1.12&gt;" in fragment and "<1.12>" not in fragment
     assert fragment.index("chx") < fragment.index("demo")
     assert "#f8d7da" in fragment.split("chx")[1].split("</tr>")[0]  # failed in red
-    out = tables.write_verdicts(rows, tmp_path / "results" / "verdicts.html")
+    out = tables.write_verdicts(rows, layout.verdicts_table(tmp_path / "results",
+                                                            ["demo", "chx"]))
     assert out.read_text(encoding="utf-8") == page
-    assert layout.verdicts_table("results") == "results/verdicts.html"
+    assert out == tmp_path / "results" / "verdicts_chx+demo.html"

@@ -68,6 +68,33 @@ def test_a_dataset_whose_steps_did_not_finish_points_at_its_logs(tmp_path):
     assert nothing.nlsq == verdicts.NO_RESULT and "NLSQ steps" in nothing.reason
 
 
+def test_an_interrupted_run_still_says_what_nlsq_found_and_its_remedy(tmp_path):
+    """NLSQ finished, the Bayesian steps did not (Snakemake interrupted, a NUTS job failed):
+    the line carries the NLSQ verdict's diagnosis and remedy, as the summary step would
+    have given them, then where the logs are; one line (issue 21)."""
+    from test_diagnosis import STATIONARY_REASONS, nlsq_record
+
+    from homodyne import quality
+
+    nlsq = nlsq_record(values={"D0": 1e5, "alpha": 0.003, "D_offset": -2e4},
+                       sigma={"D0": 5e4, "alpha": 0.02, "D_offset": 6e4})
+    reasons = [r for r in STATIONARY_REASONS if r["check"] not in ("r_hat", "divergences")]
+    nlsq["quality"] = quality.verdict(reasons)
+    ds = dataset(tmp_path / "results", "chx")
+    write_json(ds.nlsq_json, nlsq)
+    v = verdicts.dataset_verdict(ds, cmc=True, logs=str(tmp_path / "logs"))
+    assert (v.overall, v.nlsq, v.cmc) == (verdicts.NO_RESULT, "warning", verdicts.NO_RESULT)
+    assert v.reason.startswith("[warning] NLSQ: stationary within noise: alpha = 0.003")
+    assert "; remedy: analysis: {fixed: [alpha, D_offset], initial: {alpha: 0.0, " in v.reason
+    assert v.reason.endswith(f"; the Bayesian (CMC) steps did not finish: see the failed "
+                             f"job's log in {tmp_path / 'logs' / 'chx'}/")
+    assert "\n" not in v.reason and v.where == f"{tmp_path / 'logs' / 'chx'}/"
+    (line,) = verdicts.lines([v])[2:]
+    assert line.rstrip().endswith(v.reason)
+    ok = _results(tmp_path / "results", "ok", nlsq=_quality())  # no parameters recorded
+    assert verdicts.dataset_verdict(ok, cmc=True).reason.startswith("NLSQ: no check fired; ")
+
+
 def test_a_damaged_summary_is_no_result_not_a_crash_at_the_end_of_the_run(tmp_path):
     ds = _results(tmp_path, "d", nlsq=_quality())
     (tmp_path / "d" / "analysis_summary.json").write_text('{"quality": ')

@@ -793,7 +793,7 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
             assert "error" not in e and e["width"] > 100 and e["height"] > 100, e
         pages = {e["name"]: e for e in entries if e["mime"] == "text/html"}
         assert set(pages) == {"parameters.html", "diagnostics.html", "provenance.html",
-                              "verdicts.html"}
+                              Path(layout.verdicts_table("results", ["demo"])).name}
         assert all(re.search("<table[ >]", e["text"]) for e in pages.values())
         for e in entries:  # a caption that says what the result shows, and a label
             assert len(re.sub("<[^>]+>", "", e["caption"])) > 200, e["name"]
@@ -822,6 +822,38 @@ def test_report_opens_in_a_browser_with_every_figure_and_table(tmp_path, demo_ru
         shot = browser.screenshot(tmp_path / "table.png")
         share, colours = _not_blank(shot, browser.evaluate(f"{RECT}('#app iframe')"))
         assert share > 0.005 and colours > 5, (share, colours)
+
+
+def test_a_report_shows_the_verdicts_of_its_own_datasets_only(tmp_path, demo_run):
+    """Issue 21: `make report --configfile chx.yaml` showed the yolk verdict on its front
+    page, because every config wrote the one results/verdicts.html and yolk's run came
+    last.  Here a config of another dataset writes its verdict table into the same results/
+    (where its dry run says the verdicts rule writes it) after the demo's run; the demo's
+    report still opens with the demo's verdict and shows nothing of the other run."""
+    from homodyne import steps
+
+    work = _finished_copy(demo_run, tmp_path, "own_verdicts")
+    other = yaml.safe_load((work / "config.yaml").read_text())
+    other["datasets"][0]["name"] = "yolk"
+    (work / "yolk.yaml").write_text(yaml.safe_dump(other))
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
+                          "--directory", str(work), "--configfile", str(work / "yolk.yaml"),
+                          "-n", "--cores", "1"], capture_output=True, text=True, cwd=work,
+                         timeout=600)
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    table = re.search(r"^rule verdicts:\n(?:    .*\n)*?    output: (\S+)$", dry.stdout, re.M)
+    assert table, dry.stdout[-3000:]
+    yolk = layout.dataset(work / "results", "yolk")  # its steps have not run: "no result"
+    steps.verdicts_step([yolk], {"yolk": True}, work / table.group(1))
+    assert "yolk" in (work / table.group(1)).read_text(encoding="utf-8")
+    result = snakemake(work, "--report", "results/report.html")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = (work / "results/report.html").read_text(encoding="utf-8")
+    front = json.loads(text.split("var workflow_desc = ", 1)[1].split(";\n", 1)[0])
+    summary = json.loads((work / "results/demo/analysis_summary.json").read_text())
+    shown = front.split("<table", 1)[1].split("</table>", 1)[0]
+    assert "demo" in shown and f">{summary['quality']['verdict']}</span>" in shown
+    assert "yolk" not in front
 
 
 def _numbers(value):

@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from homodyne.plots.figure import margins, new_figure, panel_grid, styled
+from homodyne.plots.figure import fit_title, margins, new_figure, panel_grid, set_title, styled
 
 MAX_FRAMES = 600
 """Largest matrix side drawn as is in a per-angle heatmap; larger ones are strided."""
@@ -122,11 +122,13 @@ class AnglePanels:
         for gap, w in ((0.15, side), (0.1, bar), (0.75, side), (0.1, bar)):
             lefts.append(lefts[-1] + widths[-1] + gap)
             widths.append(w)
-        width, height = lefts[-1] + bar + 0.75, bottom + side + 0.55
-        self.figure = fig = new_figure(width, height)
+        width, self._height = lefts[-1] + bar + 0.75, bottom + side + 0.55
+        self.figure = fig = new_figure(width, self._height)
+        self._boxes = [(x, bottom, w, side) for x, w in zip(lefts, widths, strict=True)]
+        self._added = 0.0
         ax_data, ax_fit, cax_c2, self.ax_res, cax_res = (
-            fig.add_axes((x / width, bottom / height, w / width, side / height))
-            for x, w in zip(lefts, widths, strict=True))
+            fig.add_axes((x / width, y / self._height, w / width, h / self._height))
+            for x, y, w, h in self._boxes)
         blank, extent = np.zeros((len(t), len(t))), _extent(t)
         norm = Normalize(0.0, 1.0)
         cmap = mpl.colormaps[C2_CMAP].with_extremes(bad="0.7")
@@ -144,7 +146,20 @@ class AnglePanels:
         ax_data.set_ylabel(TIME_LABELS[1])
         for ax in (ax_fit, self.ax_res):
             ax.tick_params(labelleft=False)
-        self.suptitle = fig.suptitle("", y=1 - 0.12 / height, va="top")
+        self._axes = (ax_data, ax_fit, cax_c2, self.ax_res, cax_res)
+
+    def _set_title(self, title: str) -> None:
+        """The angle's title, broken to fit the figure (:func:`fit_title`); where it needs
+        another number of lines than the angle before, the figure grows or shrinks at the
+        top and the panels keep their place from the bottom."""
+        head = fit_title(title, self.figure.get_figwidth())
+        if head.added != self._added:
+            self._added = head.added
+            width, height = self.figure.get_figwidth(), self._height + head.added
+            self.figure.set_size_inches(width, height)
+            for ax, (x, y, w, h) in zip(self._axes, self._boxes, strict=True):
+                ax.set_position((x / width, y / height, w / width, h / height))
+        set_title(self.figure, head)
 
     @styled
     def show(self, c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: float, *,
@@ -165,7 +180,7 @@ class AnglePanels:
         for image, values in ((self.data, c2_exp), (self.fit, c2_fit), (self.res, r)):
             image.set_data(values.T)
         self.ax_res.set_title(f"residual, χ²ᵣ = {reduced_chi2(r):.3f}")
-        self.suptitle.set_text(title)
+        self._set_title(title)
         return self.figure
 
 
@@ -203,9 +218,11 @@ def c2_overview_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fi
     t, c2_exp, c2_fit = t[::k], c2_exp[:, ::k, ::k], c2_fit[:, ::k, ::k]
     side, gap_x, gap_y = 1.9, 0.15, 0.45
     width = 0.65 + cols * side + (cols - 1) * gap_x + 1.1
-    height = 0.5 + rows * side + (rows - 1) * gap_y + 0.75
+    head = fit_title(f"{title}\nabove the diagonal: data · below: fit", width)
+    height = 0.5 + rows * side + (rows - 1) * gap_y + 0.75 + head.added
     fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.65, right=1.1, bottom=0.5, top=0.75),
+    fig.subplots_adjust(**margins(width, height, left=0.65, right=1.1, bottom=0.5,
+                                  top=0.75 + head.added),
                         wspace=gap_x / side, hspace=gap_y / side)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     norm = Normalize(*c2_limits(c2_exp, c2_fit))
@@ -226,8 +243,7 @@ def c2_overview_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fi
     cax = fig.add_axes((top.x1 + 0.15 / width, 0.5 / height, 0.12 / width,
                         top.y1 - 0.5 / height))
     fig.colorbar(image, cax=cax, label="$c_2$", extend="both")
-    fig.suptitle(f"{title}\nabove the diagonal: data · below: fit", y=1 - 0.08 / height,
-                 va="top")
+    set_title(fig, head)
     return fig
 
 
@@ -264,8 +280,8 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
     # one angle: the legend goes right of the panel (inside it covered the data), and that
     # margin makes the figure wide enough for the title (3.95 inches clipped it)
     right, top = (LEGEND_MARGIN, 0.7) if n_phi == 1 else (0.2, 1.2)  # 1.2: legend above
-    fig, axes = panel_grid(n_phi, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
-                           edges=(0.75, right, 0.55, top), sharex=True)
+    fig, axes, added = panel_grid(n_phi, max_cols, panel=(3.0, 2.2), gaps=(0.75, 0.65),
+                                  edges=(0.75, right, 0.55, top), title=title, sharex=True)
     rows, cols = axes.shape
     height = fig.get_figheight()
     handles = []
@@ -298,8 +314,7 @@ def c2_cuts_figure(t: np.ndarray, phi: np.ndarray, c2_exp: np.ndarray, c2_fit: n
                           fontsize=7, frameon=False, **legend)
     else:
         fig.legend(loc="upper center", ncols=min(len(handles), 4),
-                   bbox_to_anchor=(0.5, 1 - 0.3 / height), frameon=False, **legend)
-    fig.suptitle(title, y=1 - 0.08 / height, va="top")
+                   bbox_to_anchor=(0.5, 1 - (0.3 + added) / height), frameon=False, **legend)
     return fig
 
 
@@ -323,10 +338,12 @@ def residual_histogram_figure(c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: np.
     density = counts / (r.size * (edges[1] - edges[0]))
     x = np.linspace(-limit, limit, 400)
     gauss = np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
-    width, height = 7.5, 3.0
+    width = 7.5
+    head = fit_title(title, width)
+    height = 3.0 + head.added
     fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.7, right=0.2, bottom=0.55, top=0.65),
-                        wspace=0.3)
+    fig.subplots_adjust(**margins(width, height, left=0.7, right=0.2, bottom=0.55,
+                                  top=0.65 + head.added), wspace=0.3)
     for ax, log in zip(fig.subplots(1, 2), (False, True), strict=True):
         ax.stairs(density, edges, fill=True, color="tab:blue", alpha=0.6, label="residuals")
         ax.plot(x, gauss, color="k", lw=1.2, label="N(0, 1)")
@@ -342,5 +359,5 @@ def residual_histogram_figure(c2_exp: np.ndarray, c2_fit: np.ndarray, sigma: np.
     fig.axes[0].text(0.02, 0.97, f"{r.size:,} points\nmean {r.mean():+.3f}\nsd {r.std():.3f}\n"
                      f"beyond ±{limit:g}σ: {beyond:.2%}", transform=fig.axes[0].transAxes,
                      va="top", fontsize=8)
-    fig.suptitle(title, y=1 - 0.08 / height, va="top")
+    set_title(fig, head)
     return fig

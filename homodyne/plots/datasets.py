@@ -22,7 +22,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from homodyne import params as registry
-from homodyne.plots.figure import margins, new_figure, param_label, scale_ticks, styled
+from homodyne.plots.figure import (
+    fit_title,
+    margins,
+    new_figure,
+    param_label,
+    scale_ticks,
+    set_title,
+    styled,
+)
 
 NLSQ_STYLE = {"fmt": "o", "color": "tab:blue", "label": "NLSQ ± 1σ"}
 CMC_STYLE = {"fmt": "s", "color": "tab:orange", "label": "CMC mean ± sd"}
@@ -127,11 +135,13 @@ def datasets_figure(rows: Sequence[DatasetRow], *, max_cols: int = 3) -> Figure:
     label_room = 0.25 + 0.07 * max(len(r.name) for r in rows) if len(rows) > 4 else 0.6
     pw, ph, gap_x, gap_y = max(2.6, 0.35 * len(rows)), 2.0, 0.85, 0.5 + label_room
     width = 0.85 + cols * pw + (cols - 1) * gap_x + 0.2
+    modes = ", ".join(dict.fromkeys(r.mode for r in rows))
+    head = fit_title(f"Parameters across {len(rows)} datasets · {modes} · q in Å⁻¹", width)
     label_room += 0.15 if any(r.verdict for r in rows) else 0.0  # the verdict's line
-    height = label_room + 0.2 + n_rows * ph + (n_rows - 1) * gap_y + 1.05
+    height = label_room + 0.2 + n_rows * ph + (n_rows - 1) * gap_y + 1.05 + head.added
     fig = new_figure(width, height)
     fig.subplots_adjust(**margins(width, height, left=0.85, right=0.2,
-                                  bottom=label_room + 0.2, top=1.05),
+                                  bottom=label_room + 0.2, top=1.05 + head.added),
                         wspace=gap_x / pw, hspace=gap_y / ph)
     axes = fig.subplots(n_rows, cols, squeeze=False)
     x = np.arange(len(rows))
@@ -165,8 +175,6 @@ def datasets_figure(rows: Sequence[DatasetRow], *, max_cols: int = 3) -> Figure:
         legend["dataset label colour: verdict ok, warning, failed"] = Line2D(
             [], [], ls="none", marker="s", ms=0)
     fig.legend(list(legend.values()), list(legend), loc="upper center", ncols=3,
-               frameon=False, bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    modes = ", ".join(dict.fromkeys(r.mode for r in rows))
-    fig.suptitle(f"Parameters across {len(rows)} datasets · {modes} · q in Å⁻¹",
-                 y=1 - 0.08 / height, va="top")
+               frameon=False, bbox_to_anchor=(0.5, 1 - (0.4 + head.added) / height))
+    set_title(fig, head)
     return fig

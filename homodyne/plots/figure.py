@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib as mpl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib import cbook
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import FuncFormatter
 
 from homodyne import params as registry
@@ -77,8 +81,9 @@ def save_figure(fig: Figure, path: str | Path, *, svg: bool = False) -> list[Pat
     """
     path = Path(path).with_suffix(".png")
     # the title (dataset, model, verdict) also as the PNG's Title: a viewer, a file
-    # browser and the tests read it without looking at the pixels
-    meta = {"Title": " ".join(fig.get_suptitle().split())} if fig.get_suptitle() else {}
+    # browser and the tests read it without looking at the pixels; set_title's whole title
+    whole = fig.get_label() or " ".join(fig.get_suptitle().split())
+    meta = {"Title": whole} if whole else {}
     written = [write_atomic(path, lambda tmp: fig.savefig(
         tmp, format="png", dpi=DPI, metadata=meta,
         pil_kwargs={"compress_level": PNG_COMPRESSION}))]
@@ -102,6 +107,117 @@ def title(name: str, mode: str, q: float, phi: float | None = None, *,
     if quality == "ok":
         return f"{text} · quality: OK"
     return f"{text} · quality: {quality.upper()} ({f'{step}; ' if step else ''}see reasons)"
+
+
+TITLE_TOP = 0.08
+"""Space (inches) above a figure's title."""
+
+TITLE_SIDE = 0.1
+"""Space (inches) kept free left and right of a figure's title."""
+
+SEPARATOR = " · "
+"""Joins the parts of a title (dataset, mode, q, angle, verdict, what the figure shows): a
+title is broken after one of these first, so each line holds whole parts."""
+
+_WORD = re.compile(r"(?:\$[^$]*\$|\S)+")
+"""A word of a title: a run of non-spaces, a mathtext ``$...$`` kept whole (split inside,
+its dollar signs would no longer pair)."""
+
+
+@functools.cache
+def _ruler(dpi: float) -> RendererAgg:
+    """A renderer that measures text as the figures draw it (one pixel: nothing is drawn)."""
+    return RendererAgg(1, 1, dpi)
+
+
+def _title_font() -> FontProperties:
+    """The font of a figure's title (``suptitle``) under the current rcParams."""
+    return FontProperties(size=mpl.rcParams["figure.titlesize"],
+                          weight=mpl.rcParams["figure.titleweight"])
+
+
+def _extent(line: str, font: FontProperties) -> tuple[float, float]:
+    """Width and height above the baseline (inches) of one line of text in ``font``."""
+    width, height, descent = _ruler(DPI).get_text_width_height_descent(
+        line, font, ismath=cbook.is_math_text(line))
+    return width / DPI, (height - descent) / DPI
+
+
+def _break_line(line: str, fits: Callable[[str], bool]) -> list[str]:
+    """One line of a title broken into lines for which ``fits`` holds: after a
+    :data:`SEPARATOR` where it can (the separator's dot stays at the end of the line, so
+    the lines joined by spaces are the title again), else between words, and only a word
+    that fits no line alone (a very long dataset name) inside the word."""
+    dot = SEPARATOR.rstrip()
+    tokens: list[tuple[str, str]] = []  # (text, what joins it to the token before)
+    for k, part in enumerate(line.split(SEPARATOR)):
+        join = SEPARATOR if k else ""
+        if fits(part + dot):
+            tokens.append((part, join))
+            continue
+        for word in _WORD.findall(part):
+            pieces = [word]
+            if not fits(word + dot) and "$" not in word:
+                pieces = [""]
+                for char in word:
+                    if pieces[-1] and not fits(pieces[-1] + char + dot):
+                        pieces.append("")
+                    pieces[-1] += char
+            tokens += [(piece, join if i == 0 else "") for i, piece in enumerate(pieces)]
+            join = " "
+    lines = [""]
+    for text, join in tokens:
+        if not lines[-1] or fits(lines[-1] + join + text + dot):
+            lines[-1] += (join if lines[-1] else "") + text
+        else:
+            lines[-1] += join.rstrip()
+            lines.append(text)
+    return lines
+
+
+class FittedTitle(NamedTuple):
+    """A figure's title as :func:`fit_title` fits it to the figure's width."""
+
+    text: str
+    """The title in the lines it is drawn in."""
+    added: float
+    """The height (inches) of the lines the breaks added."""
+    whole: str
+    """The title as given, on one line: the saved figure's Title (:func:`save_figure`)."""
+
+
+def fit_title(text: str, width: float) -> FittedTitle:
+    """A figure title broken into lines that fit a figure ``width`` inches wide.
+
+    Figures are sized from their panels, so a figure of one angle or one parameter is
+    narrower than a title naming a dataset, the model, q and the verdict: centred, such a
+    title lost both ends (the dataset's name with them).  Each line of ``text`` is broken
+    as :func:`_break_line` does where it is wider than the figure less :data:`TITLE_SIDE`
+    on either side, measured in the title's font (call it under :func:`styled`, as the
+    figure is drawn).  The figures are laid out in inches from the top: the caller adds the
+    added lines' height to its top margin, moves whatever stands below the title (a legend)
+    down by as much, and sets the title with :func:`set_title`.
+    """
+    font = _title_font()
+    room = width - 2 * TITLE_SIDE
+    lines = [out for line in text.split("\n")
+             for out in _break_line(line, lambda s: _extent(s, font)[0] <= room)]
+    added = len(lines) - (text.count("\n") + 1)
+    return FittedTitle("\n".join(lines), added * _line_height(font), " ".join(text.split()))
+
+
+def _line_height(font: FontProperties) -> float:
+    """The distance (inches) between two lines of a multi-line text in ``font``, as
+    matplotlib spaces them: its line spacing (1.2) times the height of a tall line."""
+    return 1.2 * _extent("lp Å⁻¹ χ²", font)[1]
+
+
+def set_title(fig: Figure, title: FittedTitle) -> None:
+    """Set ``title`` as the figure's title, :data:`TITLE_TOP` below its top edge, and the
+    whole title as the figure's label, which :func:`save_figure` writes as the PNG's Title
+    (a name broken inside the word would read as two words in the drawn lines)."""
+    fig.suptitle(title.text, y=1 - TITLE_TOP / fig.get_figheight(), va="top")
+    fig.set_label(title.whole)
 
 
 def _units() -> dict[str, str]:
@@ -134,26 +250,35 @@ def margins(width: float, height: float, *, left: float, right: float, bottom: f
 
 def panel_grid(n: int, max_cols: int, *, panel: tuple[float, float],
                gaps: tuple[float, float], edges: tuple[float, float, float, float],
-               sharex: bool = False):
-    """A figure of ``n`` panels in rows of at most ``max_cols``, sized from the panels.
+               title: str, sharex: bool = False, min_width: float = 0.0):
+    """A titled figure of ``n`` panels in rows of at most ``max_cols``, sized from the panels.
 
     Args:
-        panel: width and height of one panel (inches).
+        panel: width and height of one panel (inches); panels widen where the figure would
+            be narrower than ``min_width`` (room for a legend above them).
         gaps: horizontal and vertical space between panels (inches).
-        edges: left, right, bottom and top margins (inches), kept whatever the grid size.
+        edges: left, right, bottom and top margins (inches), kept whatever the grid size;
+            the top one for ``title`` as written, and grown by the lines :func:`fit_title`
+            adds to it.
+        title: the figure's title, broken to fit its width.
 
     Returns:
-        ``(figure, axes)`` with ``axes`` a 2-D array (rows x columns).
+        ``(figure, axes, added)``: ``axes`` a 2-D array (rows x columns), ``added`` the
+        height of the title's added lines, by which anything below the title moves down.
     """
     (pw, ph), (gap_x, gap_y), (left, right, bottom, top) = panel, gaps, edges
     cols = min(n, max_cols)
     rows = math.ceil(n / cols)
+    pw = max(pw, (min_width - left - right - (cols - 1) * gap_x) / cols)
     width = left + cols * pw + (cols - 1) * gap_x + right
+    head = fit_title(title, width)
+    top += head.added
     height = bottom + rows * ph + (rows - 1) * gap_y + top
     fig = new_figure(width, height)
     fig.subplots_adjust(**margins(width, height, left=left, right=right, bottom=bottom, top=top),
                         wspace=gap_x / pw, hspace=gap_y / ph)
-    return fig, fig.subplots(rows, cols, squeeze=False, sharex=sharex)
+    set_title(fig, head)
+    return fig, fig.subplots(rows, cols, squeeze=False, sharex=sharex), head.added
 
 
 def scale_ticks(ax, which: str, name: str) -> str:

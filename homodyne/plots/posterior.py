@@ -20,11 +20,13 @@ from matplotlib.ticker import MaxNLocator
 
 from homodyne.plots.figure import (
     CHAIN_COLORS,
+    fit_title,
     margins,
     new_figure,
     panel_grid,
     param_label,
     scale_ticks,
+    set_title,
     styled,
     unit_of,
 )
@@ -36,6 +38,10 @@ USED_COLOR, DROPPED_COLOR, CONSENSUS_COLOR = "tab:blue", "tab:red", "0.25"
 TRUTH_COLOR = "tab:green"
 TRUTH_GID = "truth"
 """``gid`` of the lines marking the known truth of simulated data."""
+
+LEGEND_WIDTH = 6.2
+"""Width (inches) the marginals' and the shard figure's one-row legends above the panels
+need: a figure of one parameter widens its panel to it (2.9 and 3.95 inches cut them off)."""
 
 
 def _flat(draws: np.ndarray) -> np.ndarray:
@@ -68,10 +74,13 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     """
     n_chains, n_draws, n_par = draws.shape
     row, width = 1.1, 7.5
-    height = 0.5 + n_par * row + 0.85
+    what = (f"importance sampling, {n_draws} resampled draws" if resampled
+            else f"{n_chains} chains × {n_draws} draws")
+    head = fit_title(f"{title} · {what}", width)
+    height = 0.5 + n_par * row + 0.85 + head.added
     fig = new_figure(width, height)
-    fig.subplots_adjust(**margins(width, height, left=0.75, right=0.25, bottom=0.5, top=0.85),
-                        hspace=0.45, wspace=0.08)
+    fig.subplots_adjust(**margins(width, height, left=0.75, right=0.25, bottom=0.5,
+                                  top=0.85 + head.added), hspace=0.45, wspace=0.08)
     axes = fig.subplots(n_par, 2, squeeze=False, sharey="row",
                         gridspec_kw={"width_ratios": (3, 1)})
     steps = np.arange(n_draws)
@@ -93,10 +102,8 @@ def trace_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     axes[-1, 1].set_xlabel("density per chain")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncols=min(n_chains, 8), frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    what = (f"importance sampling, {n_draws} resampled draws" if resampled
-            else f"{n_chains} chains × {n_draws} draws")
-    fig.suptitle(f"{title} · {what}", y=1 - 0.08 / height, va="top")
+               bbox_to_anchor=(0.5, 1 - (0.4 + head.added) / height))
+    set_title(fig, head)
     return fig
 
 
@@ -123,8 +130,9 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     reference = reference or {}
     flat = _flat(draws)
     n_par = len(names)
-    fig, axes = panel_grid(n_par, max_cols, panel=(2.3, 1.7), gaps=(0.35, 0.75),
-                           edges=(0.3, 0.3, 0.55, 0.85))
+    fig, axes, added = panel_grid(n_par, max_cols, panel=(2.3, 1.7), gaps=(0.35, 0.75),
+                                  edges=(0.3, 0.3, 0.55, 0.85), title=title,
+                                  min_width=LEGEND_WIDTH)
     height = fig.get_figheight()
     for k, ax in enumerate(axes.flat):
         if k >= n_par:
@@ -153,8 +161,7 @@ def marginals_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
                         *([Line2D([], [], color=TRUTH_COLOR, ls=":", label="truth")]
                           if truth else [])],
                loc="upper center", ncols=4, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    fig.suptitle(title, y=1 - 0.08 / height, va="top")
+               bbox_to_anchor=(0.5, 1 - (0.4 + added) / height))
     return fig
 
 
@@ -186,15 +193,16 @@ def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
     flat = _flat(draws)
     n = len(names)
     cell = 1.35 if n > 4 else 1.8
-    width = height = 1.1 + max(n, 1) * cell + 0.2
-    height += 0.35
+    width = 1.1 + max(n, 1) * cell + 0.2
+    head = fit_title(f"{title} · pairwise posterior (ρ: correlation)", width)
+    height = width + 0.35 + head.added
     fig = new_figure(width, height)
+    set_title(fig, head)
     if n == 0:
         fig.text(0.5, 0.5, "no varying physical parameter in the draws", ha="center")
-        fig.suptitle(title)
         return fig
-    fig.subplots_adjust(**margins(width, height, left=1.1, right=0.2, bottom=1.0, top=0.55),
-                        wspace=0.08, hspace=0.08)
+    fig.subplots_adjust(**margins(width, height, left=1.1, right=0.2, bottom=1.0,
+                                  top=0.55 + head.added), wspace=0.08, hspace=0.08)
     axes = fig.subplots(n, n, squeeze=False)
     subset = flat
     if len(flat) > max_points:
@@ -230,8 +238,6 @@ def pair_figure(draws: np.ndarray, names: Sequence[str], *, title: str,
                 ax.set_ylabel(_pair_label(ax, "y", names[i]))
             elif i != j:
                 ax.tick_params(labelleft=False)
-    fig.suptitle(f"{title} · pairwise posterior (ρ: correlation)", y=1 - 0.08 / height,
-                 va="top")
     return fig
 
 
@@ -258,8 +264,12 @@ def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np
     used = np.asarray(shard_used, dtype=bool)
     n_shards, n_par = shard_means.shape
     index = np.arange(n_shards)
-    fig, axes = panel_grid(n_par, max_cols, panel=(2.9, 1.9), gaps=(0.8, 0.6),
-                           edges=(0.85, 0.2, 0.55, 1.1), sharex=True)
+    n_dropped = int((~used).sum())
+    why = sorted({r for r in (reasons or []) if r})
+    detail = f"{n_shards} shards, {n_dropped} dropped" + (f" ({'; '.join(why)})" if why else "")
+    fig, axes, added = panel_grid(n_par, max_cols, panel=(2.9, 1.9), gaps=(0.8, 0.6),
+                                  edges=(0.85, 0.2, 0.55, 1.1), title=f"{title}\n{detail}",
+                                  sharex=True, min_width=LEGEND_WIDTH)
     rows, cols = axes.shape
     height = fig.get_figheight()
     for k, ax in enumerate(axes.flat):
@@ -296,9 +306,5 @@ def shards_figure(shard_means: np.ndarray, shard_sds: np.ndarray, shard_used: np
         Patch(color=CONSENSUS_COLOR, alpha=0.3, label="consensus mean ± sd"),
     ]
     fig.legend(handles=handles, loc="upper center", ncols=3, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.62 / height))
-    n_dropped = int((~used).sum())
-    why = sorted({r for r in (reasons or []) if r})
-    detail = f"{n_shards} shards, {n_dropped} dropped" + (f" ({'; '.join(why)})" if why else "")
-    fig.suptitle(f"{title}\n{detail}", y=1 - 0.08 / height, va="top")
+               bbox_to_anchor=(0.5, 1 - (0.62 + added) / height))
     return fig

@@ -30,7 +30,7 @@ def _panel(n: int, max_cols: int) -> tuple[float, float]:
     return max(3.0, 7.0 / min(n, max_cols)), 2.2
 
 
-def _finish(fig, axes, n: int, title: str, xlabel: str, ylabel: str) -> None:
+def _finish(axes, n: int, xlabel: str, ylabel: str) -> None:
     rows, cols = axes.shape
     for p, ax in enumerate(axes.flat):
         if p >= n:
@@ -42,7 +42,6 @@ def _finish(fig, axes, n: int, title: str, xlabel: str, ylabel: str) -> None:
         if p // cols == rows - 1 or p + cols >= n:  # no panel below: the axis is shown here
             ax.set_xlabel(xlabel)
             ax.tick_params(labelbottom=True)  # shared x hides it on all but the bottom row
-    fig.suptitle(title, y=1 - 0.08 / fig.get_figheight(), va="top")
 
 
 @styled
@@ -59,8 +58,9 @@ def one_time_figure(tau, phi, g2, g2_err, g2_model, *, title: str,
         title: figure title (dataset, mode, q).
     """
     n = len(phi)
-    fig, axes = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
-                           edges=(0.75, 0.2, 0.55, 0.75))
+    fig, axes, _ = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
+                              edges=(0.75, 0.2, 0.55, 0.75),
+                              title=f"{title}\none-time $g_2(τ)$: mean over all ages")
     shown = log_spaced(len(tau), max_points)
     for p, ax in enumerate(axes.flat[:n]):
         ax.errorbar(tau[shown], g2[p, shown], yerr=np.nan_to_num(g2_err[p, shown]), fmt="o",
@@ -70,8 +70,7 @@ def one_time_figure(tau, phi, g2, g2_err, g2_model, *, title: str,
         ax.set_xscale("log")
         ax.set_title(f"φ = {phi[p]:+.1f}°")
     axes.flat[0].legend(loc="upper right", fontsize=7)
-    _finish(fig, axes, n, f"{title}\none-time $g_2(τ)$: mean over all ages",
-            "τ (s)", "$g_2(τ)$")
+    _finish(axes, n, "τ (s)", "$g_2(τ)$")
     return fig
 
 
@@ -87,8 +86,9 @@ def ageing_figure(age, edges, phi, decay, decay_model, *, title: str,
         title: figure title (dataset, mode, q).
     """
     n = len(phi)
-    fig, axes = panel_grid(n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65),
-                           edges=(0.75, 0.2, 0.55, 0.75), sharex=True)
+    fig, axes, _ = panel_grid(
+        n, max_cols, panel=_panel(n, max_cols), gaps=(0.75, 0.65), edges=(0.75, 0.2, 0.55, 0.75),
+        title=f"{title}\ndecay time (1/e of $g_2$ − baseline) per age window", sharex=True)
     half = 0.5 * np.diff(edges)
     for p, ax in enumerate(axes.flat[:n]):
         ax.errorbar(age, decay[p], xerr=half, fmt="o", ms=4, color="tab:blue",
@@ -106,6 +106,5 @@ def ageing_figure(age, edges, phi, decay, decay_model, *, title: str,
         extra = f", {undefined.sum()} undefined" if undefined.any() else ""
         ax.set_title(f"φ = {phi[p]:+.1f}°{extra}")
     axes.flat[0].legend(loc="best", fontsize=7)
-    _finish(fig, axes, n, f"{title}\ndecay time (1/e of $g_2$ − baseline) per age window",
-            "age $(t_1 + t_2)/2$ (s)", "decay time (s)")
+    _finish(axes, n, "age $(t_1 + t_2)/2$ (s)", "decay time (s)")
     return fig

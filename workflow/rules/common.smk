@@ -161,7 +161,7 @@ def all_targets():
         f for name in DATASETS for f in (out(name).one_time_figure, out(name).ageing_figure)
     ]
     targets += [out(name).parameters_table for name in DATASETS]
-    targets.append(layout.verdicts_table(RESULTS))
+    targets.append(layout.verdicts_table(RESULTS, DATASETS))
     if len(DATASETS) > 1:
         targets.append(layout.datasets_figure(RESULTS))
     return targets

@@ -1,6 +1,6 @@
 # What `snakemake --report` (`make report`) shows: per dataset its figures (NLSQ, Bayesian)
-# and tables; under "All datasets" the verdict of every dataset (also the front page's first
-# table) and the cross-dataset figure. Captions: workflow/report/.
+# and tables; under "All datasets" the verdict of every dataset of the run (also the front
+# page's first table) and the cross-dataset figure. Captions: workflow/report/.
 
 
 rule tables:
@@ -43,6 +43,9 @@ rule tables:
         "../scripts/tables.py"
 
 
+# The verdict table is named after the run's datasets (homodyne.layout.verdicts_table): a
+# report embeds its own run's, never one another config wrote to results/ after it. Its
+# params hold the datasets (and whether CMC runs for each), so it reruns when they change.
 rule verdicts:
     input:
         [out(name).summary for name in DATASETS],
@@ -50,16 +53,16 @@ rule verdicts:
         [out(name).cmc_diagnostics for name in DATASETS if cmc_enabled(name)],
     output:
         report(
-            layout.verdicts_table(RESULTS),
+            layout.verdicts_table(RESULTS, DATASETS),
             caption="../report/verdicts.rst",
             category="All datasets",
             subcategory="Verdicts",
             labels={"table": "verdict of every dataset"},
         ),
     log:
-        "logs/verdicts.log",
+        f"logs/{layout.verdicts_name(DATASETS)}.log",
     benchmark:
-        "benchmarks/verdicts.tsv"
+        f"benchmarks/{layout.verdicts_name(DATASETS)}.tsv"
     conda:
         "../../envs/homodyne.yaml"
     resources:
