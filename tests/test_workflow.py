@@ -373,6 +373,7 @@ def _corrupt(path: Path) -> bytes:
     return original
 
 
+@pytest.mark.faults  # a row of README 'Reliability': make test-faults
 def test_rerun_only_the_failed_shard(tmp_path, demo_run):
     work = _sharded_copy(demo_run, tmp_path, "failed")
     shard = work / "results/demo/cmc/shards/shard_001.h5"
@@ -399,6 +400,7 @@ def test_rerun_only_the_failed_shard(tmp_path, demo_run):
     assert_complete(work)
 
 
+@pytest.mark.faults  # a row of README 'Reliability': make test-faults
 def test_interrupted_run_completes_on_rerun(tmp_path, demo_run):
     """Ctrl-C during the NUTS jobs: the terminal sends SIGINT to Snakemake and its jobs (one
     process group).  Everything stops promptly without a crash dump, no posterior looks
@@ -447,6 +449,7 @@ def _one_done_one_sampling(work: Path) -> bool:
     return bool(done) and bool(sampling - done)
 
 
+@pytest.mark.faults  # a row of README 'Reliability': make test-faults
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_the_head_alone_stops_its_jobs_and_keeps_what_finished(tmp_path, demo_run,
                                                                             signum):
