@@ -77,8 +77,8 @@ report: $(STAMP)
 	@echo "Report: $(REPORT) (open it in a browser)"
 
 # The default run leaves out the fault catalogue (tests marked `faults`: every rule's job
-# killed, signals to a run, a failed shard rerun, damaged files; about 15 minutes), which CI
-# runs as well (.ci/run).
+# killed, signals to a run, a failed shard rerun, damaged files, the Slurm and PBS profiles'
+# runs; about 20 minutes), which CI runs as well (.ci/run).
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not faults" $(PYTEST_ARGS)
 

@@ -502,6 +502,7 @@ def slurm(tmp_path_factory):
     cluster.stop()
 
 
+@pytest.mark.faults  # a whole run through a scheduler: slow, in the catalogue's run
 @pytest.mark.root
 @pytest.mark.scheduler
 def test_slurm_profile_runs_the_demo(tmp_path, slurm):
@@ -531,6 +532,7 @@ def slurm_jobs(env: dict, workdir: Path) -> list[tuple[str, str]]:
     return jobs
 
 
+@pytest.mark.faults
 @pytest.mark.root
 @pytest.mark.scheduler
 def test_pbs_profile_with_a_failing_job_and_its_rerun(tmp_path, slurm, demo_run):
@@ -656,7 +658,8 @@ def test_cmc_switched_off_leaves_no_cmc_figure_or_summary(tmp_path, demo_run):
     assert summary["cmc"] is None and summary["settings"]["cmc"] is None
 
 
-@pytest.mark.parametrize("deleted", [True, False], ids=["deleted", "dropped"])
+@pytest.mark.parametrize("deleted", [True, pytest.param(False, marks=pytest.mark.faults)],
+                         ids=["deleted", "dropped"])
 def test_rerun_chosen_shards_with_forcerun(tmp_path, demo_run, deleted):
     """The README's way to redo a shard: ``-R`` (--forcerun) its posterior file, whether it was
     deleted or is still there (a shard the consensus dropped). Deleted is also what an
